@@ -1,0 +1,1 @@
+"""Benchmarks and reports (TF-free, like the runtime)."""

@@ -1,0 +1,1 @@
+"""Export tf.keras models to TFLite and ONNX; TensorFlow is imported lazily."""

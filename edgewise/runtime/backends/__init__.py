@@ -1,0 +1,1 @@
+"""Backends: one module per inference engine, each importing its engine lazily."""
