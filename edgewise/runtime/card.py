@@ -112,7 +112,7 @@ class ModelCard:
     input: InputSpec
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
     model: str = ""  # zoo name, e.g. "fashion_cnn"
-    data: dict[str, Any] = field(default_factory=dict)  # how to reload the training data (source, data_dir, ...)
+    data: dict[str, Any] = field(default_factory=dict)  # how to reload the training data
     metrics: dict[str, Any] = field(default_factory=dict)  # test accuracy etc. of the Keras model
     provenance: dict[str, Any] = field(default_factory=dict)  # created, versions, seed, epochs, command
     artifacts: dict[str, Artifact] = field(default_factory=dict)
