@@ -1,0 +1,29 @@
+# The two set-up commands of the README: `make demo` and `make test`. Each builds .venv from nothing.
+PYTHON ?= python3
+VENV ?= .venv
+RUN ?= runs/fm
+
+.PHONY: demo test lint pi-check fixtures clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e ".[all]"
+	touch $@
+
+demo: $(VENV)/.installed
+	VENV=$(VENV) RUN=$(RUN) bash scripts/demo.sh
+
+test: $(VENV)/.installed
+	bash scripts/system-deps.sh test
+	$(VENV)/bin/python -m pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check edgewise tests scripts
+	$(VENV)/bin/ruff format --check edgewise tests scripts
+
+pi-check:
+	bash scripts/pi-check
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
