@@ -1,0 +1,64 @@
+import json
+
+import pytest
+
+from edgewise.runtime.card import (
+    SCHEMA_VERSION,
+    Artifact,
+    InputSpec,
+    ModelCard,
+    artifact_name,
+    find_card,
+)
+from edgewise.runtime.errors import ModelFileError
+
+
+def make_card() -> ModelCard:
+    return ModelCard(
+        labels=["t-shirt", "trouser"],
+        input=InputSpec(shape=(28, 28, 1)),
+        model="fashion_cnn",
+        data={"source": "fashion_mnist"},
+        metrics={"test_accuracy": 0.93},
+        artifacts={"model_int8.tflite": Artifact(file="model_int8.tflite", format="tflite", quantize="int8")},
+    )
+
+
+def test_round_trip_through_a_directory(tmp_path):
+    card = make_card()
+    card.save(tmp_path)
+    loaded = ModelCard.load(tmp_path)
+    assert loaded == card
+    assert loaded.input.color_mode == "grayscale"
+    assert loaded.num_classes == 2
+    assert json.loads((tmp_path / "edgewise.json").read_text())["schema_version"] == SCHEMA_VERSION
+
+
+def test_sidecar_card_is_found_next_to_the_model(tmp_path):
+    make_card().save(tmp_path)
+    assert find_card(tmp_path / "model_int8.tflite").model == "fashion_cnn"
+    assert find_card(tmp_path / "sub" / "model.onnx") is None
+
+
+def test_newer_schema_is_refused_with_a_clear_message(tmp_path):
+    d = make_card().to_dict()
+    d["schema_version"] = SCHEMA_VERSION + 1
+    (tmp_path / "edgewise.json").write_text(json.dumps(d))
+    with pytest.raises(ModelFileError, match="newer than this edgewise"):
+        ModelCard.load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "text", ["{not json", "[1, 2]", '{"schema": "other"}', '{"schema": "edgewise.card"}']
+)
+def test_malformed_cards_raise_model_file_error(tmp_path, text):
+    (tmp_path / "edgewise.json").write_text(text)
+    with pytest.raises(ModelFileError, match="edgewise.json"):
+        ModelCard.load(tmp_path)
+
+
+def test_artifact_names_follow_format_and_mode():
+    assert artifact_name("tflite", "int8") == "model_int8.tflite"
+    assert artifact_name("onnx", "fp32") == "model_fp32.onnx"
+    with pytest.raises(ValueError):
+        artifact_name("pb", "fp32")
