@@ -3,3 +3,10 @@
 Imports only the standard library, numpy and Pillow; an inference engine (ai_edge_litert,
 tflite_runtime or onnxruntime) is imported lazily by the backend that needs it.
 """
+
+from edgewise.runtime.backends import load_backend
+from edgewise.runtime.card import ModelCard
+from edgewise.runtime.classifier import Classifier
+from edgewise.runtime.preprocess import load_image
+
+__all__ = ["Classifier", "ModelCard", "load_backend", "load_image"]

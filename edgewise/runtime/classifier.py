@@ -1,0 +1,169 @@
+"""``Classifier``: a model file plus its model card, from image to top-k labels."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from edgewise.runtime.backends import Backend, load_backend
+from edgewise.runtime.card import CARD_FILE, ONNX_METADATA_KEY, ModelCard, find_card
+from edgewise.runtime.errors import InputError, ModelFileError
+from edgewise.runtime.preprocess import ImageSource, load_image
+
+Prediction = list[tuple[str, float]]
+DEFAULT_BATCH = 32
+_PIXEL_DTYPES = (np.dtype(np.uint8), np.dtype(np.float32))
+
+
+class Classifier:
+    """Classify images with a ``.tflite`` or ``.onnx`` model; no TensorFlow needed.
+
+    The model card comes from ``edgewise.json`` beside the model, else from the card embedded in an ONNX
+    file; without one the model still runs from its own input shape and labels are class indices
+    (``note`` says so). ``predict`` is safe to call from several threads.
+
+    >>> clf = Classifier("bundle/model_int8.tflite")
+    >>> clf.predict("cat.jpg", top=3)
+    [[('cat', 0.91), ('dog', 0.06), ('fox', 0.01)]]
+    """
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike,
+        *,
+        threads: int | None = None,
+        device: str = "cpu",
+        engine: str | None = None,
+        batch_size: int = DEFAULT_BATCH,
+    ):
+        self.path = Path(model_path)
+        self.backend: Backend = load_backend(self.path, threads=threads, device=device, engine=engine)
+        self.card, self.card_source = _find_card(self.path, self.backend)
+        graph_hwc = _graph_hwc(self.backend)
+        classes = self.backend.outputs[0].shape[-1] if self.backend.outputs[0].shape else None
+        self.note = ""
+        if self.card is not None:
+            _check_card_matches(self.card, self.card_source, self.path, graph_hwc, classes)
+            self.input_shape = tuple(self.card.input.shape)
+            self.labels = list(self.card.labels)
+            self._resize = self.card.preprocessing.resize
+            self._fit = self.card.preprocessing.fit
+        else:
+            if None in graph_hwc or graph_hwc[2] not in (1, 3):
+                raise ModelFileError(
+                    f"{self.path}: no model card ({CARD_FILE}) and the model's input shape "
+                    f"{self.backend.inputs[0].shape} does not say the image size; add a model card"
+                )
+            if classes is None:
+                raise ModelFileError(f"{self.path}: no model card and the number of classes is not fixed")
+            self.input_shape = graph_hwc
+            self.labels = [str(i) for i in range(classes)]
+            self._resize, self._fit = "bilinear", "stretch"
+            self.note = f"{self.path}: no model card ({CARD_FILE}) found; labels are class indices"
+        self.batch_size = max(1, int(batch_size))
+        if self.backend.max_batch:
+            self.batch_size = (
+                min(self.batch_size, self.backend.max_batch) if self.backend.max_batch > 1 else 1
+            )
+        self._hw = self.input_shape[:2]
+        self._channels = self.input_shape[2]
+
+    # -- input -----------------------------------------------------------------------------------------
+    def preprocess(self, source: ImageSource) -> np.ndarray:
+        """One image (path, bytes, PIL image or array) -> ``uint8[H, W, C]`` as this model wants it."""
+        return load_image(source, self._hw, self._channels, resize=self._resize, fit=self._fit)
+
+    def _one(self, item) -> np.ndarray:
+        if isinstance(item, np.ndarray) and item.shape == self.input_shape and item.dtype in _PIXEL_DTYPES:
+            return item
+        return self.preprocess(item)
+
+    def _as_batch(self, x) -> np.ndarray:
+        if isinstance(x, np.ndarray) and x.ndim == 4:
+            if x.shape[1:] != self.input_shape:
+                raise InputError(
+                    f"a batch of shape {x.shape} does not fit the model input {self.input_shape}"
+                )
+            return x if x.dtype in _PIXEL_DTYPES else x.astype(np.float32)
+        if isinstance(x, (list, tuple)):
+            if not x:
+                raise InputError("predict() got an empty list of images")
+            return np.stack([self._one(item) for item in x])
+        return self._one(x)[None]
+
+    # -- inference -------------------------------------------------------------------------------------
+    def predict_proba(self, x) -> np.ndarray:
+        """Class probabilities ``float32[N, classes]`` for one image or several."""
+        batch = self._as_batch(x)
+        if len(batch) <= self.batch_size:
+            return self.backend.run(batch)
+        step = self.batch_size
+        return np.concatenate([self.backend.run(batch[i : i + step]) for i in range(0, len(batch), step)])
+
+    def predict(self, x, top: int = 5) -> list[Prediction]:
+        """Top-``top`` ``(label, score)`` pairs, best first, for each image in ``x``.
+
+        ``x`` is a path, bytes, a PIL image, an array (one ``HxWxC`` image, or an ``NxHxWxC`` batch of
+        preprocessed pixels), or a list of these. Always returns one list per image.
+        """
+        return self.top_k(self.predict_proba(x), top)
+
+    def top_k(self, probs: np.ndarray, top: int = 5) -> list[Prediction]:
+        top = max(1, min(int(top), probs.shape[1]))
+        labels = self.labels
+        if top == 1:
+            best = probs.argmax(axis=1)
+            return [[(labels[i], float(row[i]))] for i, row in zip(best.tolist(), probs)]
+        order = np.argsort(-probs, axis=1, kind="stable")[:, :top]
+        return [[(labels[i], float(row[i])) for i in idx] for idx, row in zip(order.tolist(), probs)]
+
+    def describe(self) -> dict:
+        return {
+            "model": str(self.path),
+            "card": self.card_source,
+            "input_shape": list(self.input_shape),
+            "labels": self.labels,
+            **self.backend.describe(),
+        }
+
+    def __repr__(self) -> str:
+        return f"Classifier({str(self.path)!r}, engine={self.backend.name!r}, device={self.backend.device!r})"
+
+
+def _find_card(path: Path, backend: Backend) -> tuple[ModelCard | None, str | None]:
+    card = find_card(path)
+    if card is not None:
+        return card, str(path.parent / CARD_FILE)
+    metadata = getattr(backend, "metadata", None)
+    embedded = metadata().get(ONNX_METADATA_KEY) if metadata else None
+    if embedded:
+        source = f"{path} (embedded card)"
+        return ModelCard.from_json(embedded, source=source), source
+    return None, None
+
+
+def _graph_hwc(backend: Backend) -> tuple[int | None, int | None, int | None]:
+    shape = backend.inputs[0].shape
+    if len(shape) != 4:
+        raise ModelFileError(f"{backend.path}: expected an image input (N, H, W, C), the model takes {shape}")
+    if getattr(backend, "layout", "NHWC") == "NCHW":
+        return shape[2], shape[3], shape[1]
+    return shape[1], shape[2], shape[3]
+
+
+def _check_card_matches(
+    card: ModelCard, source: str | None, path: Path, graph_hwc: Sequence[int | None], classes: int | None
+) -> None:
+    if any(g is not None and g != c for g, c in zip(graph_hwc, card.input.shape)):
+        graph = "x".join("?" if d is None else str(d) for d in graph_hwc)
+        raise ModelFileError(
+            f"{source}: model card says input {'x'.join(map(str, card.input.shape))} but {path.name} "
+            f"takes {graph}; the card belongs to another model"
+        )
+    if classes is not None and classes != card.num_classes:
+        raise ModelFileError(
+            f"{source}: model card has {card.num_classes} labels but {path.name} outputs {classes} classes"
+        )
