@@ -116,9 +116,11 @@ class Classifier:
         labels = self.labels
         if top == 1:
             best = probs.argmax(axis=1)
-            return [[(labels[i], float(row[i]))] for i, row in zip(best.tolist(), probs)]
+            return [[(labels[i], float(row[i]))] for i, row in zip(best.tolist(), probs, strict=True)]
         order = np.argsort(-probs, axis=1, kind="stable")[:, :top]
-        return [[(labels[i], float(row[i])) for i in idx] for idx, row in zip(order.tolist(), probs)]
+        return [
+            [(labels[i], float(row[i])) for i in idx] for idx, row in zip(order.tolist(), probs, strict=True)
+        ]
 
     def describe(self) -> dict:
         return {
@@ -157,7 +159,7 @@ def _graph_hwc(backend: Backend) -> tuple[int | None, int | None, int | None]:
 def _check_card_matches(
     card: ModelCard, source: str | None, path: Path, graph_hwc: Sequence[int | None], classes: int | None
 ) -> None:
-    if any(g is not None and g != c for g, c in zip(graph_hwc, card.input.shape)):
+    if any(g is not None and g != c for g, c in zip(graph_hwc, card.input.shape, strict=False)):
         graph = "x".join("?" if d is None else str(d) for d in graph_hwc)
         raise ModelFileError(
             f"{source}: model card says input {'x'.join(map(str, card.input.shape))} but {path.name} "

@@ -85,7 +85,10 @@ def _text(buf, span: tuple[int, int]) -> str:
 
 
 def summarize_bytes(buf) -> OnnxSummary:
-    """Parse the parts of a ``ModelProto`` edgewise reads (``buf``: bytes or mmap); :class:`WireError` if malformed."""
+    """Parse the parts of a ``ModelProto`` edgewise reads; raise :class:`WireError` if malformed.
+
+    ``buf`` is ``bytes`` or an ``mmap``.
+    """
     ir_version, producer, graph = None, [], None
     opsets: dict[str, int] = {}
     metadata: dict[str, str] = {}

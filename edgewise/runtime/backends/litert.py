@@ -18,7 +18,7 @@ from importlib import metadata
 import numpy as np
 
 from edgewise.runtime.backends.base import TensorSpec
-from edgewise.runtime.backends.quant import from_graph_output, to_graph_input
+from edgewise.runtime.backends.quant import from_graph_output, shape_fits, to_graph_input
 from edgewise.runtime.errors import BackendUnavailable, InputError, ModelFileError
 
 log = logging.getLogger(__name__)
@@ -113,9 +113,7 @@ class LiteRTBackend:
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         spec_in = self.inputs[0]
-        if batch.ndim != 4 or any(
-            d is not None and d != b for d, b in zip(spec_in.shape[1:], batch.shape[1:])
-        ):
+        if not shape_fits(spec_in.shape, batch.shape):
             raise InputError(
                 f"{self.path}: input of shape {tuple(batch.shape)} does not fit the model's input "
                 f"{_shape_text(spec_in.shape)}"

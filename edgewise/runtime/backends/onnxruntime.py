@@ -14,7 +14,7 @@ import numpy as np
 
 from edgewise.runtime import onnx_proto
 from edgewise.runtime.backends.base import TensorSpec
-from edgewise.runtime.backends.quant import from_graph_output, to_graph_input
+from edgewise.runtime.backends.quant import from_graph_output, shape_fits, to_graph_input
 from edgewise.runtime.errors import BackendUnavailable, InputError, ModelFileError
 
 CPU = "CPUExecutionProvider"
@@ -123,11 +123,10 @@ class OnnxRuntimeBackend:
         if self.layout == "NCHW" and batch.ndim == 4:
             batch = batch.transpose(0, 3, 1, 2)
         spec = self.inputs[0]
-        if batch.ndim != len(spec.shape) or any(
-            d is not None and d != b for d, b in zip(spec.shape[1:], batch.shape[1:])
-        ):
+        if not shape_fits(spec.shape, batch.shape):
             raise InputError(
-                f"{self.path}: input of shape {tuple(batch.shape)} does not fit the model's input {spec.shape}"
+                f"{self.path}: input of shape {tuple(batch.shape)} does not fit the model's input "
+                f"{spec.shape}"
             )
         x = to_graph_input(batch, spec)
         step = self.max_batch

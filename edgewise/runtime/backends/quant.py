@@ -1,4 +1,4 @@
-"""int8/uint8 (de)quantisation at the backend boundary, from a tensor's own scale and zero point."""
+"""The backend boundary: shape checks and int8/uint8 (de)quantisation with a tensor's scale and zero point."""
 
 from __future__ import annotations
 
@@ -24,3 +24,10 @@ def from_graph_output(out: np.ndarray, spec: TensorSpec) -> np.ndarray:
     if spec.quantized:
         return (out.astype(np.float32) - np.float32(spec.zero_point)) * np.float32(spec.scale)
     return out if out.dtype == np.float32 else out.astype(np.float32)
+
+
+def shape_fits(expected: tuple[int | None, ...], actual: tuple[int, ...]) -> bool:
+    """Whether an array of shape ``actual`` fits a graph tensor of shape ``expected`` (any batch size)."""
+    return len(expected) == len(actual) and all(
+        e is None or e == a for e, a in zip(expected[1:], actual[1:], strict=True)
+    )
