@@ -41,25 +41,25 @@ class Classifier:
     ):
         self.path = Path(model_path)
         self.backend: Backend = load_backend(self.path, threads=threads, device=device, engine=engine)
-        self.card, self.card_source = _find_card(self.path, self.backend)
-        graph_hwc = _graph_hwc(self.backend)
+        self.card, self.card_source = model_card_for(self.path, self.backend)
+        hwc = graph_hwc(self.backend)
         classes = self.backend.outputs[0].shape[-1] if self.backend.outputs[0].shape else None
         self.note = ""
         if self.card is not None:
-            _check_card_matches(self.card, self.card_source, self.path, graph_hwc, classes)
+            check_card_matches(self.card, self.card_source, self.path, hwc, classes)
             self.input_shape = tuple(self.card.input.shape)
             self.labels = list(self.card.labels)
             self._resize = self.card.preprocessing.resize
             self._fit = self.card.preprocessing.fit
         else:
-            if None in graph_hwc or graph_hwc[2] not in (1, 3):
+            if None in hwc or hwc[2] not in (1, 3):
                 raise ModelFileError(
                     f"{self.path}: no model card ({CARD_FILE}) and the model's input shape "
                     f"{self.backend.inputs[0].shape} does not say the image size; add a model card"
                 )
             if classes is None:
                 raise ModelFileError(f"{self.path}: no model card and the number of classes is not fixed")
-            self.input_shape = graph_hwc
+            self.input_shape = hwc
             self.labels = [str(i) for i in range(classes)]
             self._resize, self._fit = "bilinear", "stretch"
             self.note = f"{self.path}: no model card ({CARD_FILE}) found; labels are class indices"
@@ -135,7 +135,8 @@ class Classifier:
         return f"Classifier({str(self.path)!r}, engine={self.backend.name!r}, device={self.backend.device!r})"
 
 
-def _find_card(path: Path, backend: Backend) -> tuple[ModelCard | None, str | None]:
+def model_card_for(path: Path, backend: Backend) -> tuple[ModelCard | None, str | None]:
+    """The card of a model and where it came from: sidecar ``edgewise.json``, else embedded ONNX metadata."""
     card = find_card(path)
     if card is not None:
         return card, str(path.parent / CARD_FILE)
@@ -147,7 +148,8 @@ def _find_card(path: Path, backend: Backend) -> tuple[ModelCard | None, str | No
     return None, None
 
 
-def _graph_hwc(backend: Backend) -> tuple[int | None, int | None, int | None]:
+def graph_hwc(backend: Backend) -> tuple[int | None, int | None, int | None]:
+    """(height, width, channels) of the graph's image input; None where the graph leaves it dynamic."""
     shape = backend.inputs[0].shape
     if len(shape) != 4:
         raise ModelFileError(f"{backend.path}: expected an image input (N, H, W, C), the model takes {shape}")
@@ -156,11 +158,12 @@ def _graph_hwc(backend: Backend) -> tuple[int | None, int | None, int | None]:
     return shape[1], shape[2], shape[3]
 
 
-def _check_card_matches(
-    card: ModelCard, source: str | None, path: Path, graph_hwc: Sequence[int | None], classes: int | None
+def check_card_matches(
+    card: ModelCard, source: str | None, path: Path, hwc: Sequence[int | None], classes: int | None
 ) -> None:
-    if any(g is not None and g != c for g, c in zip(graph_hwc, card.input.shape, strict=False)):
-        graph = "x".join("?" if d is None else str(d) for d in graph_hwc)
+    """Raise :class:`ModelFileError` when the card's input shape or label count contradicts the graph."""
+    if any(g is not None and g != c for g, c in zip(hwc, card.input.shape, strict=False)):
+        graph = "x".join("?" if d is None else str(d) for d in hwc)
         raise ModelFileError(
             f"{source}: model card says input {'x'.join(map(str, card.input.shape))} but {path.name} "
             f"takes {graph}; the card belongs to another model"

@@ -1,5 +1,328 @@
-"""Sub-commands of this component (placeholder until implemented)."""
+"""``edgewise predict`` and ``edgewise info``: the runtime's sub-commands (no TensorFlow involved)."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from edgewise.runtime.errors import EdgewiseError, ImageError, InputError
+from edgewise.runtime.progress import Progress
+
+ENGINE_CHOICES = ("litert", "tflite_runtime", "tensorflow", "onnxruntime", "tensorrt")
 
 
 def register(sub) -> None:
-    pass
+    _register_predict(sub)
+    _register_info(sub)
+
+
+def _add_engine_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--threads", type=_positive_int, metavar="N", help="CPU threads for the engine (default: its own)"
+    )
+    p.add_argument(
+        "--device",
+        choices=("cpu", "gpu", "auto"),
+        default="cpu",
+        help="cpu (default); gpu: ONNX Runtime's CUDA/TensorRT providers, an error if there is none; "
+        "auto: a GPU when available, else the CPU",
+    )
+    p.add_argument(
+        "--engine",
+        choices=ENGINE_CHOICES,
+        help="force an engine (default: by file suffix; .tflite tries litert, tflite_runtime, tensorflow)",
+    )
+
+
+def _register_predict(sub) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="classify images with a .tflite or .onnx model (no TensorFlow needed)",
+        description="Classify image files with an exported model. Labels and preprocessing come from the "
+        "model card (edgewise.json beside the model, or embedded in an ONNX file). Images that cannot be "
+        "read are reported one line each on stderr while the others are still classified; the exit code "
+        "is then 1.",
+        epilog="examples:\n  edgewise predict runs/fm/model_int8.tflite shoe.jpg\n"
+        "  edgewise predict runs/fm/model_fp32.onnx photos/ --top 3 --json > predictions.jsonl",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("model", type=Path, help="model file (.tflite or .onnx)")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE|DIR", help="image files or directories")
+    p.add_argument(
+        "--top", "-k", type=_positive_int, default=5, metavar="K", help="labels per image (default 5)"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per image on stdout (JSON lines)")
+    p.add_argument("--batch-size", type=_positive_int, default=32, metavar="B", help="images per engine call")
+    _add_engine_options(p)
+    p.set_defaults(func=predict_command)
+
+
+def _register_info(sub) -> None:
+    p = sub.add_parser(
+        "info",
+        help="show a model's inputs, outputs, quantisation, ops, size and model card",
+        description="Describe a .tflite or .onnx model: input/output tensors with dtype, shape and "
+        "quantisation, the ops the graph uses, file size and sha256, the engine that runs it, and its "
+        "model card (with the parity figures measured at export, when the bundle has them).",
+    )
+    p.add_argument("model", type=Path, help="model file (.tflite or .onnx)")
+    p.add_argument("--json", action="store_true", help="print the description as one JSON object")
+    _add_engine_options(p)
+    p.set_defaults(func=info_command)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+# -- predict ------------------------------------------------------------------------------------------
+def collect_images(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """Files to classify (directories searched recursively for image files) and errors for bad paths."""
+    from edgewise.runtime.preprocess import is_image_file
+
+    files: list[Path] = []
+    errors: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and is_image_file(p) and not any(part.startswith(".") for part in p.parts)
+            )
+            if not found:
+                errors.append(f"{path}: no image files in this directory")
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            errors.append(f"{path}: no such file or directory")
+    return files, errors
+
+
+class _Output:
+    """Writes results to stdout and errors to stderr without tangling them with the progress bar."""
+
+    def __init__(self, as_json: bool, width: int, bar: Progress):
+        self.as_json = as_json
+        self.width = width
+        self.bar = bar
+        self.failed = 0
+        if not as_json:
+            self._line(sys.stdout, f"{'IMAGE':<{width}}  PREDICTIONS (label score, best first)")
+
+    def _line(self, stream, text: str) -> None:
+        if self.bar.enabled:
+            sys.stderr.write("\r\033[K")
+        stream.write(text + "\n")
+        stream.flush()
+
+    def result(self, path: Path, predictions: list[tuple[int, str, float]]) -> None:
+        if self.as_json:
+            record = {
+                "image": str(path),
+                "predictions": [
+                    {"label": lab, "index": i, "score": round(s, 6)} for i, lab, s in predictions
+                ],
+            }
+            self._line(sys.stdout, json.dumps(record))
+        else:
+            text = "  ".join(f"{lab} {s:.3f}" for _, lab, s in predictions)
+            self._line(sys.stdout, f"{str(path):<{self.width}}  {text}")
+
+    def error(self, message: str, path: Path | None = None) -> None:
+        self.failed += 1
+        self._line(sys.stderr, f"edgewise predict: error: {message}")
+        if self.as_json and path is not None:
+            self._line(sys.stdout, json.dumps({"image": str(path), "error": message}))
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    from edgewise.runtime.classifier import Classifier
+
+    files, path_errors = collect_images(args.images)
+    clf = Classifier(
+        args.model, threads=args.threads, device=args.device, engine=args.engine, batch_size=args.batch_size
+    )
+    if clf.note:
+        print(f"edgewise predict: note: {clf.note}", file=sys.stderr)
+    if not files:
+        raise InputError("; ".join(path_errors) or "no images given")
+
+    width = min(60, max(len(str(f)) for f in files))
+    with Progress(len(files) if len(files) > 1 else None, "predict", enabled=_bar_enabled(len(files))) as bar:
+        out = _Output(args.json, width, bar)
+        for message in path_errors:
+            out.error(message)
+        for start in range(0, len(files), clf.batch_size):
+            _predict_chunk(clf, files[start : start + clf.batch_size], args.top, out)
+            bar.update(len(files[start : start + clf.batch_size]))
+    if out.failed:
+        print(
+            f"edgewise predict: {out.failed} of {len(files) + len(path_errors)} inputs failed",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _predict_chunk(clf, chunk: list[Path], top: int, out: _Output) -> None:
+    loaded, pixels = [], []
+    for path in chunk:
+        try:
+            pixels.append(clf.preprocess(path))
+            loaded.append(path)
+        except ImageError as e:
+            out.error(str(e), path)
+    if not loaded:
+        return
+    probs = clf.predict_proba(np.stack(pixels))
+    k = min(top, probs.shape[1])
+    order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    for path, row, idx in zip(loaded, probs, order.tolist(), strict=True):
+        out.result(path, [(i, clf.labels[i], float(row[i])) for i in idx])
+
+
+def _bar_enabled(n: int) -> bool:
+    return n > 1 and sys.stderr.isatty()
+
+
+# -- info ---------------------------------------------------------------------------------------------
+def describe_model(path: Path, *, threads=None, device="cpu", engine=None) -> dict:
+    """Everything ``edgewise info`` shows, as a JSON-ready dict."""
+    from edgewise.runtime.backends import load_backend
+    from edgewise.runtime.classifier import check_card_matches, graph_hwc, model_card_for
+
+    backend = load_backend(path, threads=threads, device=device, engine=engine)
+    sha256 = _sha256(path)
+    info: dict = {
+        "model": str(path),
+        "size_bytes": path.stat().st_size,
+        "sha256": sha256,
+        "format": path.suffix.lstrip(".").lower(),
+        **backend.describe(),
+        "inputs": [_tensor(t) for t in backend.inputs],
+        "outputs": [_tensor(t) for t in backend.outputs],
+        "card_source": None,
+        "card": None,
+        "warnings": [],
+    }
+    try:
+        card, source = model_card_for(path, backend)
+    except EdgewiseError as e:
+        info["warnings"].append(str(e))
+        return info
+    if card is None:
+        info["warnings"].append(
+            f"no model card ({path.parent / 'edgewise.json'}); labels would be class indices"
+        )
+        return info
+    info["card_source"], info["card"] = source, card.to_dict()
+    classes = backend.outputs[0].shape[-1] if backend.outputs[0].shape else None
+    try:
+        check_card_matches(card, source, path, graph_hwc(backend), classes)
+    except EdgewiseError as e:
+        info["warnings"].append(str(e))
+    artifact = card.artifacts.get(path.name)
+    if artifact and artifact.sha256 and sha256 and artifact.sha256 != sha256:
+        info["warnings"].append(
+            f"{path}: sha256 differs from the card's entry; the file changed after export"
+        )
+    return info
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _tensor(spec) -> dict:
+    d = {"name": spec.name, "shape": list(spec.shape), "dtype": spec.dtype}
+    if spec.quantized:
+        d.update(scale=spec.scale, zero_point=spec.zero_point)
+    return d
+
+
+def info_command(args: argparse.Namespace) -> int:
+    info = describe_model(args.model, threads=args.threads, device=args.device, engine=args.engine)
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        print(render_info(info))
+    return 0
+
+
+def render_info(info: dict) -> str:
+    lines = [
+        f"model     {info['model']}",
+        f"size      {_human_size(info['size_bytes'])}"
+        + (f"  sha256 {info['sha256'][:16]}…" if info["sha256"] else ""),
+        f"engine    {info['engine']} {info['engine_version']} on {info['device']}"
+        + (
+            f"  (opset {info['opsets'].get('ai.onnx')}, made by {info['producer']})"
+            if info.get("opsets")
+            else ""
+        ),
+    ]
+    for kind in ("inputs", "outputs"):
+        for t in info[kind]:
+            shape = "(" + ", ".join("N" if d is None else str(d) for d in t["shape"]) + ")"
+            quant = (
+                f"  quantised: scale {t['scale']:.6g}, zero point {t['zero_point']}" if "scale" in t else ""
+            )
+            lines.append(f"{kind[:-1]:<9} {t['name']}  {t['dtype']}  {shape}{quant}")
+    ops = ", ".join(f"{op} x{n}" if n > 1 else op for op, n in sorted(info["ops"].items()))
+    lines.append(f"ops       {ops or '(not available from this engine)'}")
+    card = info["card"]
+    if card:
+        inp, prep = card["input"], card["preprocessing"]
+        shape = "x".join(map(str, inp["shape"]))
+        labels = card["labels"]
+        shown = ", ".join(labels[:10]) + (f", … ({len(labels)} in all)" if len(labels) > 10 else "")
+        lines += [
+            f"card      {info['card_source']}",
+            f"  model   {card.get('model') or '?'}; input {shape} {inp['layout']}; "
+            f"resize {prep['resize']}, {prep['fit']}",
+            f"  labels  {shown}",
+        ]
+        artifact = card.get("artifacts", {}).get(Path(info["model"]).name)
+        if artifact:
+            lines.append(
+                f"  export  {artifact['format']} {artifact['quantize']} (I/O {artifact['io']})"
+                + (
+                    f", calibrated on {artifact['calibration_samples']} samples"
+                    if artifact.get("calibration_samples")
+                    else ""
+                )
+            )
+            if artifact.get("parity"):
+                figures = ", ".join(f"{k} {_fmt(v)}" for k, v in artifact["parity"].items())
+                lines.append(f"  parity  {figures}")
+    for warning in info["warnings"]:
+        lines.append(f"warning   {warning}")
+    return "\n".join(lines)
+
+
+def _fmt(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _human_size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
