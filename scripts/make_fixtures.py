@@ -11,6 +11,7 @@ colour channel (so accuracy is meaningful), exported four ways:
     model_int8.onnx     QDQ int8 (float I/O)
     edgewise.json       the model card with an artifacts entry per file
     parity.npz          images (uint8 N,H,W,C), labels (int64 N), reference (float32 N,K: Keras probabilities)
+    gray/               8x8x1 dark/bright model_fp32.tflite + edgewise.json, for the colour-mode tests
 
 It runs in the main (TensorFlow) venv; the runtime-only venv consumes the result via $EDGEWISE_FIXTURES.
 """
@@ -31,6 +32,7 @@ HEIGHT, WIDTH, CHANNELS = 16, 16, 3
 LABELS = ["red", "green", "blue"]
 SEED = 7
 PARITY_SAMPLES = 48
+GRAY_DIR, GRAY_LABELS = "gray", ["dark", "bright"]
 
 
 def synthetic_images(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -42,20 +44,20 @@ def synthetic_images(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.n
     return images.clip(0, 255).astype(np.uint8), labels.astype(np.int64)
 
 
-def build_model(keras):
+def build_model(keras, shape=(HEIGHT, WIDTH, CHANNELS), classes=3):
     """Raw 0..255 float pixels in (normalisation inside), softmax probabilities out."""
-    inputs = keras.Input((HEIGHT, WIDTH, CHANNELS), name="pixels")
+    inputs = keras.Input(shape, name="pixels")
     x = keras.layers.Rescaling(1 / 255.0)(inputs)
     x = keras.layers.Conv2D(8, 3, activation="relu", padding="same")(x)
     x = keras.layers.MaxPooling2D()(x)
     x = keras.layers.Conv2D(8, 3, activation="relu", padding="same")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Dense(len(LABELS), activation="softmax")(x)
+    outputs = keras.layers.Dense(classes, activation="softmax")(x)
     return keras.Model(inputs, outputs, name="tiny_cnn")
 
 
 def serving_function(tf, model):
-    spec = tf.TensorSpec((None, HEIGHT, WIDTH, CHANNELS), tf.float32, name="pixels")
+    spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="pixels")
     return tf.function(lambda x: model(x, training=False), input_signature=[spec]), spec
 
 
@@ -104,12 +106,12 @@ def quantize_onnx_qdq(fp32_path: Path, out_path: Path, calibration: np.ndarray) 
     )
 
 
-def make_card(parity_accuracy: float):
+def make_card(parity_accuracy: float, labels=LABELS, shape=(HEIGHT, WIDTH, CHANNELS)):
     from edgewise.runtime.card import InputSpec, ModelCard
 
     return ModelCard(
-        labels=list(LABELS),
-        input=InputSpec(shape=(HEIGHT, WIDTH, CHANNELS)),
+        labels=list(labels),
+        input=InputSpec(shape=shape),
         model="tiny_cnn",
         data={"source": "synthetic", "seed": SEED},
         metrics={"test_accuracy": parity_accuracy},
@@ -174,7 +176,28 @@ def build(out_dir: Path) -> Path:
         card.artifacts[name] = artifact(out_dir / name, fmt, quantize, io, tools)
     card.save(out_dir / "edgewise.json")
     np.savez(out_dir / "parity.npz", images=test_x, labels=test_y, reference=reference)
+    build_grayscale(out_dir / GRAY_DIR, tf, keras, tools)
     return out_dir
+
+
+def build_grayscale(out_dir: Path, tf, keras, tools: dict[str, str]) -> None:
+    """A second, 8x8x1 two-class model (dark vs bright) for the colour-mode tests; fp32 TFLite only."""
+    rng = np.random.default_rng(SEED + 1)
+    labels = rng.integers(0, 2, size=256)
+    images = (rng.integers(0, 100, size=(256, 8, 8, 1)) + 150 * labels[:, None, None, None]).astype(
+        np.float32
+    )
+    model = build_model(keras, shape=(8, 8, 1), classes=2)
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="sparse_categorical_crossentropy")
+    model.fit(images, labels, batch_size=32, epochs=4, verbose=0)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "model_fp32.tflite").write_bytes(to_tflite(tf, model, None))
+    card = make_card(float("nan"), labels=GRAY_LABELS, shape=(8, 8, 1))
+    card.metrics = {}
+    card.artifacts["model_fp32.tflite"] = artifact(
+        out_dir / "model_fp32.tflite", "tflite", "fp32", "float", tools
+    )
+    card.save(out_dir / "edgewise.json")
 
 
 def build_atomically(out_dir: Path) -> Path:

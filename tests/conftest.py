@@ -1,7 +1,8 @@
 """Shared test fixtures.
 
 ``tiny_bundle`` is a complete export bundle (see ``scripts/make_fixtures.py``): 16x16x3 RGB input, 3 classes
-(``red``, ``green``, ``blue``), fp32/int8 TFLite and ONNX files, ``edgewise.json`` and ``parity.npz``.
+(``red``, ``green``, ``blue``), fp32/int8 TFLite and ONNX files, ``edgewise.json`` and ``parity.npz``; plus
+``gray/``: an 8x8x1 ``dark``/``bright`` model (``model_fp32.tflite`` + ``edgewise.json``).
 
 - With ``$EDGEWISE_FIXTURES`` set, that pre-built directory is used (the runtime-only venv has no TensorFlow
   to build one).
@@ -31,6 +32,8 @@ BUNDLE_FILES = (
     "model_int8.onnx",
     "edgewise.json",
     "parity.npz",
+    "gray/model_fp32.tflite",
+    "gray/edgewise.json",
 )
 
 
