@@ -1,5 +1,163 @@
-"""Sub-commands of this component (placeholder until implemented)."""
+"""``edgewise export RUN``: convert a run to TFLite/ONNX, validate every artifact, write the bundle."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from edgewise.export.calibration import DEFAULT_SAMPLES, DEFAULT_SEED
+
+EPILOG = """\
+examples:
+  edgewise export runs/fm                                   # int8 TFLite with int8 I/O, validated
+  edgewise export runs/fm --format all --quantize all       # 8 artifacts, every one validated
+  edgewise export runs/fm --format onnx --quantize int8 --calibration percentile --explain
+  edgewise export runs/fm --quantize fp32,int8 --out dist/fm --threshold int8.drop=0.5
+
+Validation runs each artifact through the TF-free runtime on the run's test split and compares it with the
+Keras model. Default thresholds: fp32 agreement >= 99.9%% and max abs diff <= 1e-4; fp16 agreement >= 99.5%%;
+dynamic and int8 top-1 accuracy drop <= 1.0 pp. An artifact that misses is kept as <name>.rejected and
+the command exits 1. Errors in the input (missing model, bad option, missing package) exit 2.
+"""
 
 
 def register(sub) -> None:
-    pass
+    p = sub.add_parser(
+        "export",
+        help="export a trained run to TFLite / ONNX (fp32, fp16, dynamic, int8), validated",
+        description="Convert RUN's model.keras to TFLite and/or ONNX, quantise it, validate every artifact "
+        "against the Keras model, and write the bundle: the model files, edgewise.json (the model card with "
+        "per-artifact figures) and parity.npz (held-out inputs with the Keras outputs).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "run", metavar="RUN", help="run directory written by `edgewise train` (or its model.keras)"
+    )
+    p.add_argument("--out", metavar="DIR", help="bundle directory (default: RUN itself)")
+    p.add_argument(
+        "--format",
+        default="tflite",
+        metavar="FMT",
+        help="tflite | onnx | all, or a comma list (default: tflite)",
+    )
+    p.add_argument(
+        "--quantize",
+        default="int8",
+        metavar="MODE",
+        help="fp32 | fp16 | dynamic | int8 | all, or a comma list (default: int8)",
+    )
+    p.add_argument(
+        "--io",
+        choices=("int8", "float"),
+        default=None,
+        help="input/output dtype of an int8 TFLite graph (default: int8; ONNX int8 keeps float I/O)",
+    )
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: 17)")
+    p.add_argument(
+        "--calibration",
+        choices=("minmax", "entropy", "percentile"),
+        default=None,
+        help="ONNX int8 calibration method (default: minmax; TFLite always uses min/max)",
+    )
+    p.add_argument(
+        "--calib-samples",
+        type=int,
+        default=DEFAULT_SAMPLES,
+        metavar="N",
+        help=f"training images to calibrate int8 with, stratified by class (default: {DEFAULT_SAMPLES})",
+    )
+    p.add_argument(
+        "--val-samples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="validate on N held-out images (default: the whole test split, at least 1000 when "
+        "the data have them)",
+    )
+    p.add_argument(
+        "--parity-samples",
+        type=int,
+        default=300,
+        metavar="N",
+        help="held-out images stored in parity.npz (default: 300)",
+    )
+    p.add_argument(
+        "--no-validate",
+        dest="validate",
+        action="store_false",
+        help="skip validation; the card records the artifacts as not validated",
+    )
+    p.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="MODE.FIGURE=VALUE",
+        help="override a validation threshold: FIGURE is agreement (%%), max_abs_diff or drop (pp); "
+        "e.g. int8.drop=0.5 (repeatable)",
+    )
+    p.add_argument(
+        "--explain",
+        "--debug",
+        dest="explain",
+        action="store_true",
+        help="for int8: per-layer quantisation error report (<artifact>.explain.csv) naming the "
+        "layers that lose the most",
+    )
+    p.add_argument(
+        "--data",
+        metavar="SOURCE",
+        help="where the data are, if not where the card says: fashion_mnist | mnist | cifar10 | DIR",
+    )
+    p.add_argument("--data-dir", metavar="DIR", help="directory to look up named datasets in")
+    p.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="seed of the calibration and held-out samples"
+    )
+    p.add_argument("--threads", type=int, default=None, help="threads for the validation runtime")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from edgewise.export.api import ExportRejected, export
+
+    data = {}
+    if args.data:
+        data["source"] = args.data
+    if args.data_dir:
+        data["data_dir"] = args.data_dir
+    try:
+        result = export(
+            args.run,
+            format=args.format,
+            quantize=args.quantize,
+            out=args.out,
+            io=args.io,
+            opset=args.opset,
+            calibration=args.calibration,
+            calib_samples=args.calib_samples,
+            validate=args.validate,
+            thresholds=args.threshold,
+            val_samples=args.val_samples,
+            parity_samples=args.parity_samples,
+            explain=args.explain,
+            data=data or None,
+            seed=args.seed,
+            threads=args.threads,
+        )
+    except ExportRejected as e:
+        _print_report(e.result)
+        raise
+    _print_report(result)
+    return 0
+
+
+def _print_report(result) -> None:
+    from edgewise.export.report import table
+
+    print(table(result))
+    for explanation in result.explanations:
+        print()
+        print(explanation.summary())
+    sys.stdout.flush()

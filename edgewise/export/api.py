@@ -1,0 +1,360 @@
+"""``edgewise.export.export``: the Python face of ``edgewise export``, with the same vocabulary.
+
+    export("runs/fm", format="tflite", quantize="int8")          # edgewise export runs/fm
+    export("runs/fm", format="all", quantize="all", out="dist")  # edgewise export runs/fm --format all ...
+
+For each format x mode: convert, stage the file next to its final name, validate it through the TF-free
+runtime against the Keras model on held-out images, then rename it into place (or aside as
+``.rejected``). Conversion and validation are separate modules; this one only sequences them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgewise.export import keras_model
+from edgewise.export import validate as validation
+from edgewise.export.bundle import REJECTED_SUFFIX, Bundle, file_facts
+from edgewise.export.calibration import DEFAULT_SAMPLES, DEFAULT_SEED, CalibrationSet, stratified_indices
+from edgewise.export.errors import ArtifactRejected, UnsupportedCombinationError
+from edgewise.export.explain import Explanation
+from edgewise.runtime.card import CARD_FILE, Artifact, Format, ModelCard, Quantize, artifact_name
+from edgewise.runtime.errors import InputError, ModelFileError, ValidationError
+
+log = logging.getLogger("edgewise.export")
+
+FORMATS = tuple(f.value for f in Format)
+MODES = tuple(q.value for q in Quantize)
+MIN_HELD_OUT = 1000
+DEFAULT_PARITY_SAMPLES = 300
+
+
+def format_module(fmt: Format | str):
+    """The module that converts to ``fmt``; each has ``MODES``, ``IO_TYPES``, ``CALIBRATION_METHODS``."""
+    from edgewise.export import onnx, tflite
+
+    return {Format.TFLITE: tflite, Format.ONNX: onnx}[Format(fmt)]
+
+
+@dataclass
+class ExportResult:
+    directory: Path
+    card: ModelCard
+    artifacts: list[Artifact] = field(default_factory=list)  # every artifact made, in order
+    rejected: list[ArtifactRejected] = field(default_factory=list)  # written aside as <name>.rejected
+    explanations: list[Explanation] = field(default_factory=list)
+    parity_file: Path | None = None
+
+    @property
+    def exported(self) -> list[Artifact]:
+        """The artifacts written under their final names."""
+        rejected = {r.artifact for r in self.rejected}
+        return [a for a in self.artifacts if a.file not in rejected]
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected
+
+
+class ExportRejected(ValidationError):
+    """Raised by :func:`export` after all artifacts are done when any failed validation."""
+
+    def __init__(self, result: ExportResult):
+        self.result = result
+        super().__init__("; ".join(f"{r} (kept as {r.artifact}{REJECTED_SUFFIX})" for r in result.rejected))
+
+
+def export(
+    run: str | os.PathLike,
+    format: str | Iterable[str] = "tflite",
+    quantize: str | Iterable[str] = "int8",
+    *,
+    out: str | os.PathLike | None = None,
+    io: str | None = None,
+    opset: int | None = None,
+    calibration: str | None = None,
+    calib_samples: int = DEFAULT_SAMPLES,
+    validate: bool = True,
+    thresholds: dict[str, float] | list[str] | None = None,
+    val_samples: int | None = None,
+    parity_samples: int = DEFAULT_PARITY_SAMPLES,
+    explain: bool = False,
+    data: dict[str, Any] | None = None,
+    splits=None,
+    seed: int = DEFAULT_SEED,
+    threads: int | None = None,
+    progress: bool | None = None,
+    check: bool = True,
+) -> ExportResult:
+    """Export the Keras model of ``run`` (a run directory, or its ``model.keras``) and write the bundle.
+
+    ``format``: "tflite" | "onnx" | "all" (or a list); ``quantize``: "fp32" | "fp16" | "dynamic" | "int8" |
+    "all" (or a list). ``io``: "int8" (TFLite int8 default) or "float". ``calibration``: "minmax" (default),
+    "entropy" or "percentile" (ONNX; TFLite calibrates min/max). ``thresholds`` overrides the validation
+    thresholds, e.g. ``{"int8.drop": 0.5}``. ``data`` overrides the card's data keywords for
+    ``load_splits``; ``splits`` passes the data directly (anything with ``.train/.val/.test`` splits of
+    ``.images``/``.labels``). With ``check`` (default) a rejected artifact raises :class:`ExportRejected`
+    after everything else is written.
+    """
+    formats = _choices(format, FORMATS, "format")
+    modes = _choices(quantize, MODES, "quantize")
+    plan = [(Format(f), Quantize(q)) for f in formats for q in modes]
+    for fmt, mode in plan:
+        _check_combination(fmt, mode, io=io, calibration=calibration)
+    if calib_samples < 1:
+        raise InputError(f"--calib-samples must be at least 1, not {calib_samples}")
+    limits = validation.thresholds_with(thresholds)
+
+    model_path, run_dir = _locate(run)
+    card = _load_card(run_dir)
+    model = keras_model.load(model_path)
+    _check_card_matches(card, model, run_dir)
+    bundle = Bundle.open(Path(out) if out is not None else run_dir, card)
+    result = ExportResult(directory=bundle.dir, card=bundle.card)
+
+    needs_calibration = any(mode is Quantize.INT8 for _, mode in plan)
+    splits = _splits(card, run_dir, splits, data, required=needs_calibration or validate)
+    calibration_set = held_out = None
+    if splits is not None:
+        if needs_calibration:
+            calibration_set = _calibration_set(splits, calib_samples, seed)
+        held_out = _held_out(model, splits, val_samples, seed)
+        keep = stratified_indices(held_out.labels, parity_samples, seed)
+        result.parity_file = bundle.write_parity(
+            held_out.images[keep], held_out.labels[keep], held_out.reference[keep]
+        )
+        log.info(
+            "held out %d images (Keras top-1 %.2f%%); %d in %s",
+            len(held_out),
+            100 * held_out.reference_accuracy,
+            len(keep),
+            result.parity_file.name,
+        )
+
+    for step, (fmt, mode) in enumerate(plan, 1):
+        name = artifact_name(fmt, mode)
+        log.info("[%d/%d] %s: converting", step, len(plan), name)
+        artifact_io = (io or "int8") if (fmt is Format.TFLITE and mode is Quantize.INT8) else "float"
+        converted = _convert(fmt, mode, model, card, name, calibration_set, artifact_io, opset, calibration)
+        artifact = _artifact(name, fmt, mode, converted)
+        if mode is Quantize.INT8 and converted.integer_only is False:
+            log.warning("%s: not integer-only, float ops: %s", name, ", ".join(converted.extra["float_ops"]))
+        with bundle.staged(name, converted.data) as staged:
+            if validate:
+                parity = validation.measure(staged, held_out, threads=threads, progress=progress)
+                missed = validation.failures(parity, limits[mode])
+                artifact.parity = parity.to_dict()
+                artifact.extra["thresholds"] = dataclasses.asdict(limits[mode])
+                artifact.validated = not missed
+            else:
+                missed = []
+                artifact.extra["validation"] = "skipped (--no-validate)"
+            if missed:
+                final = bundle.reject(staged, name)
+                result.rejected.append(ArtifactRejected(name, missed, artifact.parity))
+                log.error("%s: REJECTED: %s", name, "; ".join(missed))
+            else:
+                final = bundle.accept(staged, artifact)
+            result.artifacts.append(artifact)
+            if explain and mode is Quantize.INT8:
+                result.explanations.append(
+                    _explain(fmt, model, calibration_set, held_out, final, artifact_io, opset, bundle, name)
+                )
+
+    if explain and not any(mode is Quantize.INT8 for _, mode in plan):
+        log.warning("--explain reports on int8 artifacts; none were exported")
+    if check and result.rejected:
+        raise ExportRejected(result)
+    return result
+
+
+# -- planning ------------------------------------------------------------------------------------------
+def _choices(value: str | Iterable[str], allowed: tuple[str, ...], option: str) -> list[str]:
+    items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+    chosen: list[str] = []
+    for item in (i.strip().lower() for i in items):
+        if item == "all":
+            picked = list(allowed)
+        elif item in allowed:
+            picked = [item]
+        else:
+            raise InputError(f"--{option} {item!r}: choose from {', '.join(allowed)} or all")
+        chosen += [p for p in picked if p not in chosen]
+    if not chosen:
+        raise InputError(f"--{option}: nothing chosen")
+    return chosen
+
+
+def _check_combination(fmt: Format, mode: Quantize, *, io: str | None, calibration: str | None) -> None:
+    module = format_module(fmt)
+    if mode not in module.MODES:
+        raise UnsupportedCombinationError(
+            f"{fmt} cannot do --quantize {mode}; it can do {', '.join(str(m) for m in module.MODES)}"
+        )
+    if io is not None and mode is Quantize.INT8 and io not in module.IO_TYPES:
+        raise UnsupportedCombinationError(
+            f"{fmt} {mode} cannot have --io {io}; it can do {', '.join(module.IO_TYPES)}"
+        )
+    if io is not None and io not in ("int8", "float"):
+        raise InputError(f"--io {io!r}: choose int8 or float")
+    if calibration is not None and calibration not in _all_calibration_methods():
+        raise InputError(
+            f"--calibration {calibration!r}: choose from {', '.join(_all_calibration_methods())}"
+        )
+    if calibration is not None and fmt is Format.TFLITE and calibration not in module.CALIBRATION_METHODS:
+        raise UnsupportedCombinationError(
+            f"tflite calibrates with {', '.join(module.CALIBRATION_METHODS)} only; "
+            f"--calibration {calibration} is for --format onnx"
+        )
+
+
+def _all_calibration_methods() -> tuple[str, ...]:
+    methods: list[str] = []
+    for fmt in Format:
+        methods += [m for m in format_module(fmt).CALIBRATION_METHODS if m not in methods]
+    return tuple(methods)
+
+
+# -- inputs --------------------------------------------------------------------------------------------
+def _locate(run: str | os.PathLike) -> tuple[Path, Path]:
+    run = Path(run)
+    if run.is_file() and run.suffix == ".keras":
+        return run, run.parent
+    if not run.exists():
+        raise InputError(f"{run}: no such run directory")
+    if not run.is_dir():
+        raise InputError(f"{run}: expected a run directory or a .keras file")
+    model = run / keras_model.MODEL_FILE
+    if not model.is_file():
+        raise ModelFileError(
+            f"{run}: no {keras_model.MODEL_FILE} in this directory; is it a run made by `edgewise train`?"
+        )
+    return model, run
+
+
+def _load_card(run_dir: Path) -> ModelCard:
+    if not (run_dir / CARD_FILE).is_file():
+        raise ModelFileError(
+            f"{run_dir}: no {CARD_FILE} (the model card `edgewise train` writes) in this directory"
+        )
+    return ModelCard.load(run_dir / CARD_FILE)
+
+
+def _check_card_matches(card: ModelCard, model, run_dir: Path) -> None:
+    shape = keras_model.input_shape(model)
+    if tuple(card.input.shape) != shape:
+        raise ModelFileError(
+            f"{run_dir / CARD_FILE}: input shape {tuple(card.input.shape)} but the model takes {shape}"
+        )
+    classes = int(model.outputs[0].shape[-1])
+    if card.num_classes != classes:
+        raise ModelFileError(
+            f"{run_dir / CARD_FILE}: {card.num_classes} labels but the model has {classes} outputs"
+        )
+
+
+def _splits(card: ModelCard, run_dir: Path, splits, data: dict | None, *, required: bool):
+    if splits is not None:
+        return splits
+    kwargs = {**card.data, **(data or {})}
+    if not kwargs.get("source"):
+        if required:
+            raise InputError(f"{run_dir / CARD_FILE} does not say where the data are; pass --data SOURCE")
+        log.warning("no data to write parity.npz with (the card names no data source)")
+        return None
+    try:
+        from edgewise.train.data import load_splits
+    except ImportError as e:
+        raise InputError(
+            f"cannot load the training data ({e}); pass --no-validate for fp32/fp16/dynamic"
+        ) from None
+    return load_splits(**kwargs)
+
+
+def _calibration_set(splits, n: int, seed: int) -> CalibrationSet:
+    source = splits.train if len(splits.train.labels) else splits.val
+    if not len(source.labels):
+        raise InputError("int8 needs calibration images, and the data have no training or validation images")
+    return CalibrationSet.sample(source.images, source.labels, n, seed)
+
+
+def _held_out(model, splits, val_samples: int | None, seed: int) -> validation.HeldOut:
+    """The test split; topped up from the validation split to :data:`MIN_HELD_OUT` when it is smaller."""
+    images, labels = splits.test.images, splits.test.labels
+    val = getattr(splits, "val", None)
+    if len(labels) < MIN_HELD_OUT and val is not None and len(val.labels):
+        top_up = stratified_indices(val.labels, MIN_HELD_OUT - len(labels), seed)
+        images = np.concatenate([images, val.images[top_up]]) if len(labels) else val.images[top_up]
+        labels = np.concatenate([labels, val.labels[top_up]]) if len(labels) else val.labels[top_up]
+    if not len(labels):
+        raise InputError(
+            "no held-out images to validate with (empty test and validation splits); "
+            "pass --no-validate to skip validation"
+        )
+    if val_samples is not None and val_samples < len(labels):
+        if val_samples < 1:
+            raise InputError(f"--val-samples must be at least 1, not {val_samples}")
+        keep = np.sort(stratified_indices(labels, val_samples, seed))
+        images, labels = images[keep], labels[keep]
+    images = np.ascontiguousarray(images, dtype=np.uint8)
+    labels = np.asarray(labels, dtype=np.int64)
+    return validation.HeldOut(images, labels, keras_model.predict(model, images))
+
+
+# -- one artifact --------------------------------------------------------------------------------------
+def _convert(fmt, mode, model, card, name, calibration_set, io, opset, calibration):
+    module = format_module(fmt)
+    if fmt is Format.TFLITE:
+        return module.convert(model, mode, calibration=calibration_set, io=io)
+    embedded = dataclasses.replace(
+        card, artifacts={name: Artifact(file=name, format=str(fmt), quantize=str(mode))}
+    )
+    return module.convert(
+        model,
+        mode,
+        calibration=calibration_set,
+        calibration_method=calibration or "minmax",
+        opset=opset or module.DEFAULT_OPSET,
+        card_json=embedded.to_json(),
+    )
+
+
+def _artifact(name: str, fmt: Format, mode: Quantize, converted) -> Artifact:
+    from edgewise import __version__
+
+    return Artifact(
+        file=name,
+        format=str(fmt),
+        quantize=str(mode),
+        io=converted.io,
+        **file_facts(converted.data),
+        calibration_samples=converted.calibration_samples,
+        calibration_method=converted.calibration_method,
+        integer_only=converted.integer_only,
+        tools={**converted.tools, "edgewise": __version__},
+        extra={"created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **converted.extra},
+    )
+
+
+def _explain(fmt, model, calibration_set, held_out, path, io, opset, bundle, name) -> Explanation:
+    from edgewise.export import explain
+
+    images = held_out.images if held_out is not None else calibration_set.images
+    log.info("%s: measuring per-layer quantisation error", name)
+    if fmt is Format.TFLITE:
+        report = explain.explain_tflite(model, calibration_set, images, io_type=io, artifact=name)
+    else:
+        report = explain.explain_onnx(
+            model, path, images, opset=opset or format_module(fmt).DEFAULT_OPSET, artifact=name
+        )
+    report.write_csv(bundle.path(f"{name}.explain.csv"))
+    return report

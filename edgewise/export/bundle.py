@@ -1,0 +1,101 @@
+"""The export bundle on disk: artifacts (staged then renamed), ``edgewise.json`` and ``parity.npz``.
+
+Nothing appears under its final name until it is complete: an artifact is written to a temporary file
+next to its final path, validated there, and only then renamed into place, or aside as
+``<name>.rejected`` when validation fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from edgewise.runtime import atomic
+from edgewise.runtime.card import CARD_FILE, Artifact, ModelCard
+
+PARITY_FILE = "parity.npz"
+REJECTED_SUFFIX = ".rejected"
+
+
+class Bundle:
+    def __init__(self, directory: str | os.PathLike, card: ModelCard):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.card = card
+
+    @classmethod
+    def open(cls, directory: str | os.PathLike, run_card: ModelCard) -> Bundle:
+        """A bundle in ``directory`` whose card is ``run_card`` plus the artifacts already there."""
+        directory = Path(directory)
+        card = dataclasses.replace(run_card, artifacts=dict(run_card.artifacts))
+        existing = directory / CARD_FILE
+        if existing.is_file():
+            with contextlib.suppress(Exception):
+                card.artifacts.update(ModelCard.load(existing).artifacts)
+        card.artifacts = {name: a for name, a in card.artifacts.items() if (directory / name).is_file()}
+        return cls(directory, card)
+
+    def path(self, name: str) -> Path:
+        return self.dir / name
+
+    @contextlib.contextmanager
+    def staged(self, name: str, data: bytes) -> Iterator[Path]:
+        """Write ``data`` to a temporary file that keeps ``name``'s suffix (so engines recognise it).
+
+        Inside the block, call :meth:`accept` or :meth:`reject`; if neither happens (an error, Ctrl-C),
+        the temporary file is removed and nothing else changes.
+        """
+        self.dir.mkdir(parents=True, exist_ok=True)
+        stem, suffix = os.path.splitext(name)
+        tmp = self.dir / f".{stem}.{os.getpid()}.tmp{suffix}"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            yield tmp
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+
+    def accept(self, staged: Path, artifact: Artifact) -> Path:
+        """Move a staged file to its final name and record it in the card (saved at once)."""
+        final = self.path(artifact.file)
+        os.replace(staged, final)
+        rejected = final.with_name(final.name + REJECTED_SUFFIX)
+        if rejected.exists():
+            rejected.unlink()
+        self.card.artifacts[artifact.file] = artifact
+        self.save_card()
+        return final
+
+    def reject(self, staged: Path, name: str) -> Path:
+        """Keep a failed artifact for inspection, under a name no engine or benchmark will pick up."""
+        aside = self.path(name + REJECTED_SUFFIX)
+        os.replace(staged, aside)
+        return aside
+
+    def save_card(self) -> Path:
+        return self.card.save(self.dir / CARD_FILE)
+
+    def write_parity(self, images: np.ndarray, labels: np.ndarray, reference: np.ndarray) -> Path:
+        """``parity.npz``: uint8 inputs, int64 labels, float32 Keras outputs; no pickled objects."""
+        path = self.path(PARITY_FILE)
+        with atomic.atomic_path(path) as tmp:
+            np.savez_compressed(
+                tmp,
+                images=np.ascontiguousarray(images, dtype=np.uint8),
+                labels=np.asarray(labels, dtype=np.int64),
+                reference=np.asarray(reference, dtype=np.float32),
+            )
+        return path
+
+
+def file_facts(data: bytes) -> dict:
+    return {"size_bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}

@@ -1,0 +1,86 @@
+"""One calibration source for both formats: a seeded, class-stratified sample of training images.
+
+The same uint8 images feed TFLite's ``representative_dataset`` and ONNX Runtime's
+``CalibrationDataReader``, so the two int8 artifacts of one export are calibrated on identical data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT_SAMPLES = 300
+DEFAULT_SEED = 1337
+
+
+def stratified_indices(labels: np.ndarray, n: int, seed: int = DEFAULT_SEED) -> np.ndarray:
+    """Indices of ``n`` items whose class proportions match ``labels``, in a seeded order.
+
+    Every class present gets its share (at least one item once ``n`` reaches the number of classes),
+    and a smaller ``n`` is a prefix of a larger one with the same seed.
+    """
+    labels = np.asarray(labels)
+    n = min(int(n), len(labels))
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(labels))
+    shuffled = labels[order]
+    rank = np.zeros(len(order), dtype=np.float64)
+    frequency = np.zeros(len(order), dtype=np.float64)
+    for cls in np.unique(shuffled):
+        where = np.flatnonzero(shuffled == cls)
+        rank[where] = np.arange(len(where))
+        frequency[where] = len(where)
+    # (rank + 0.5) / count interleaves the classes in proportion to their frequency.
+    key = (rank + 0.5) / frequency
+    return order[np.argsort(key, kind="stable")[:n]]
+
+
+@dataclass
+class CalibrationSet:
+    """Raw uint8 pixels (N, H, W, C) that calibrate activation ranges."""
+
+    images: np.ndarray
+    seed: int = DEFAULT_SEED
+
+    @classmethod
+    def sample(
+        cls, images: np.ndarray, labels: np.ndarray, n: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED
+    ):
+        if len(images) == 0:
+            raise ValueError("no images to calibrate with")
+        return cls(images=np.asarray(images)[stratified_indices(labels, n, seed)], seed=seed)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def batches(self, batch_size: int = 1) -> Iterator[np.ndarray]:
+        """Float32 batches of raw 0..255 pixels, the Keras model's input."""
+        for start in range(0, len(self.images), batch_size):
+            yield self.images[start : start + batch_size].astype(np.float32)
+
+    def representative_dataset(self) -> Callable[[], Iterator[list[np.ndarray]]]:
+        """For ``tf.lite.TFLiteConverter.representative_dataset``: one image per step."""
+        return lambda: ([batch] for batch in self.batches(1))
+
+    def reader(self, input_name: str, batch_size: int = 16):
+        """An ``onnxruntime.quantization.CalibrationDataReader`` over these images."""
+        from onnxruntime.quantization import CalibrationDataReader
+
+        images = self
+
+        class _Reader(CalibrationDataReader):
+            def __init__(self):
+                self._batches = images.batches(batch_size)
+
+            def get_next(self):
+                batch = next(self._batches, None)
+                return None if batch is None else {input_name: batch}
+
+            def rewind(self):
+                self._batches = images.batches(batch_size)
+
+        return _Reader()

@@ -1,0 +1,74 @@
+"""Loading the run's Keras model safely, and the one traced function both converters start from."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from edgewise.export.errors import require
+from edgewise.runtime.errors import ModelFileError
+
+MODEL_FILE = "model.keras"
+INPUT_NAME = "input"
+OUTPUT_NAME = "probabilities"
+
+
+def load(path: str | os.PathLike):
+    """Load a ``.keras`` file with Keras safe mode (no arbitrary code from ``Lambda`` layers)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(
+            f"{path}: no Keras model here (expected {MODEL_FILE} written by `edgewise train`)"
+        )
+    require("tensorflow", "keras", purpose="export")
+    import keras
+
+    _register_zoo_layers()
+    try:
+        return keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as e:  # Keras raises ValueError, TypeError, OSError... for a model it cannot rebuild
+        raise ModelFileError(f"{path}: cannot load the Keras model ({_first_line(e)})") from None
+
+
+def _register_zoo_layers() -> None:
+    """Import the training zoo, if installed, so its registered custom layers deserialise."""
+    try:
+        import edgewise.train.zoo  # noqa: F401
+    except ImportError:
+        pass
+
+
+def input_shape(model) -> tuple[int, int, int]:
+    shape = tuple(model.inputs[0].shape)
+    if len(shape) != 4 or any(d is None for d in shape[1:]):
+        raise ModelFileError(
+            f"model input shape {shape} is not (batch, height, width, channels) with fixed sizes"
+        )
+    return tuple(int(d) for d in shape[1:])  # type: ignore[return-value]
+
+
+def serving_function(model):
+    """``(tf.function, TensorSpec)``: float32 NHWC pixels with a dynamic batch -> probabilities."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((None, *input_shape(model)), tf.float32, name=INPUT_NAME)
+    fn = tf.function(lambda x: {OUTPUT_NAME: model(x, training=False)}, input_signature=[spec])
+    return fn, spec
+
+
+def predict(model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """The reference: the Keras model's float32 probabilities for raw uint8/float pixels."""
+    out = [
+        np.asarray(model(images[i : i + batch_size].astype(np.float32), training=False), dtype=np.float32)
+        for i in range(0, len(images), batch_size)
+    ]
+    if not out:
+        return np.zeros((0, int(model.outputs[0].shape[-1])), dtype=np.float32)
+    return np.concatenate(out)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0].rstrip(".") if text else type(e).__name__

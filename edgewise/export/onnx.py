@@ -1,0 +1,186 @@
+"""Keras -> ONNX with tf2onnx, then ONNX Runtime's quantisation tools for dynamic and int8.
+
+- fp32: ``tf2onnx.convert.from_function`` with an explicit input signature (``from_keras`` fails on
+  Keras 3), dynamic batch dimension, opset 17 by default.
+- fp16: ``onnxconverter_common.float16``, keeping float32 inputs and outputs.
+- dynamic: ``quantize_dynamic`` (int8 weights, activations quantised on the fly).
+- int8: ``quant_pre_process`` (shape inference + graph optimisation), then static QDQ with per-channel
+  weights and the chosen calibration method.
+
+The model card is embedded in ``metadata_props["edgewise.card"]`` of every file.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from edgewise.export import keras_model
+from edgewise.export.calibration import CalibrationSet
+from edgewise.export.converted import Converted, converter_message, quiet
+from edgewise.export.errors import ConversionError, require
+from edgewise.runtime.card import ONNX_METADATA_KEY, Quantize
+
+MODES = (Quantize.FP32, Quantize.FP16, Quantize.DYNAMIC, Quantize.INT8)
+IO_TYPES = ("float",)
+CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
+DEFAULT_OPSET = 17
+PACKAGES = ("tensorflow", "tf2onnx", "onnx", "onnxruntime")
+_PACKAGES_FOR = {Quantize.FP16: ("onnxconverter_common",), Quantize.INT8: ("sympy",)}
+
+
+def to_onnx(model, opset: int = DEFAULT_OPSET):
+    """The float32 ``onnx.ModelProto`` of a Keras model."""
+    import tf2onnx
+
+    fn, spec = keras_model.serving_function(model)
+    try:
+        with quiet():
+            proto, _ = tf2onnx.convert.from_function(fn, input_signature=[spec], opset=opset)
+    except Exception as e:  # tf2onnx raises ValueError/RuntimeError/KeyError for unsupported graphs
+        raise ConversionError(f"ONNX conversion (opset {opset}) failed: {converter_message(e)}") from None
+    _check(proto, "ONNX conversion")
+    return proto
+
+
+def convert(
+    model,
+    quantize: Quantize | str,
+    *,
+    calibration: CalibrationSet | None = None,
+    calibration_method: str = "minmax",
+    opset: int = DEFAULT_OPSET,
+    card_json: str | None = None,
+) -> Converted:
+    quantize = Quantize(quantize)
+    require(*PACKAGES, *_PACKAGES_FOR.get(quantize, ()), purpose=f"ONNX {quantize} export")
+    import onnx
+
+    proto = to_onnx(model, opset)
+    result = Converted(data=b"", tools=tool_versions(quantize))
+    result.extra["opset"] = opset
+    if quantize is Quantize.FP16:
+        proto = _to_fp16(proto)
+    elif quantize in (Quantize.DYNAMIC, Quantize.INT8):
+        with tempfile.TemporaryDirectory(prefix="edgewise-onnx-") as tmp:
+            float_path = Path(tmp) / "model_fp32.onnx"
+            onnx.save(proto, float_path)
+            out = Path(tmp) / "model_q.onnx"
+            if quantize is Quantize.DYNAMIC:
+                quantize_dynamic(float_path, out)
+            else:
+                if calibration is None or len(calibration) == 0:
+                    raise ValueError("int8 conversion needs calibration images")
+                quantize_int8(float_path, out, calibration, method=calibration_method)
+                result.calibration_samples = len(calibration)
+                result.calibration_method = calibration_method
+                result.extra["quant_format"] = "QDQ"
+                result.extra["per_channel"] = True
+            proto = onnx.load(out)
+    if card_json is not None:
+        embed_card(proto, card_json)
+    result.data = proto.SerializeToString()
+    return result
+
+
+def preprocess(float_path: Path, out_path: Path) -> None:
+    """``quant_pre_process``: symbolic shape inference and graph optimisation ahead of quantisation."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    with quiet():
+        quant_pre_process(str(float_path), str(out_path))
+
+
+def quantize_int8(
+    float_path: Path, out_path: Path, calibration: CalibrationSet, *, method: str = "minmax"
+) -> None:
+    """Static QDQ int8: per-channel symmetric int8 weights, int8 activations calibrated on ``calibration``."""
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    methods = {
+        "minmax": CalibrationMethod.MinMax,
+        "entropy": CalibrationMethod.Entropy,
+        "percentile": CalibrationMethod.Percentile,
+    }
+    if method not in methods:
+        raise ValueError(f"calibration method must be one of {', '.join(methods)}, not {method!r}")
+    prepared = out_path.with_name(out_path.stem + ".pre.onnx")
+    preprocess(float_path, prepared)
+    input_name = onnx.load(prepared, load_external_data=False).graph.input[0].name
+    try:
+        with quiet():
+            quantize_static(
+                str(prepared),
+                str(out_path),
+                calibration.reader(input_name),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=methods[method],
+            )
+    except Exception as e:  # onnxruntime raises many types for graphs it cannot quantise
+        raise ConversionError(f"ONNX int8 quantisation failed: {converter_message(e)}") from None
+
+
+def quantize_dynamic(float_path: Path, out_path: Path) -> None:
+    from onnxruntime.quantization import QuantType
+    from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
+
+    prepared = out_path.with_name(out_path.stem + ".pre.onnx")
+    preprocess(float_path, prepared)
+    try:
+        with quiet():
+            ort_quantize_dynamic(str(prepared), str(out_path), weight_type=QuantType.QInt8)
+    except Exception as e:
+        raise ConversionError(f"ONNX dynamic quantisation failed: {converter_message(e)}") from None
+
+
+def _to_fp16(proto):
+    from onnxconverter_common import float16
+
+    try:
+        with quiet():
+            half = float16.convert_float_to_float16(proto, keep_io_types=True)
+    except Exception as e:
+        raise ConversionError(f"ONNX fp16 conversion failed: {converter_message(e)}") from None
+    _check(half, "ONNX fp16 conversion")
+    return half
+
+
+def embed_card(proto, card_json: str) -> None:
+    """Put the card into ``metadata_props`` (replacing an older one)."""
+    for i in reversed(range(len(proto.metadata_props))):
+        if proto.metadata_props[i].key == ONNX_METADATA_KEY:
+            del proto.metadata_props[i]
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = ONNX_METADATA_KEY, card_json
+
+
+def tool_versions(quantize: Quantize) -> dict[str, str]:
+    import onnx
+    import onnxruntime
+    import tensorflow as tf
+    import tf2onnx
+
+    tools = {
+        "tensorflow": tf.__version__,
+        "tf2onnx": tf2onnx.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+    }
+    if quantize is Quantize.FP16:
+        import onnxconverter_common
+
+        tools["onnxconverter_common"] = onnxconverter_common.__version__
+    return tools
+
+
+def _check(proto, what: str) -> None:
+    import onnx
+
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as e:
+        raise ConversionError(f"{what} produced an invalid graph: {converter_message(e)}") from None
