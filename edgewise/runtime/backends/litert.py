@@ -140,8 +140,13 @@ class LiteRTBackend:
             interpreter.resize_tensor_input(self._in_index, list(x.shape), strict=True)
             interpreter.allocate_tensors()
             self._batch = len(x)
-        interpreter.set_tensor(self._in_index, x)
-        interpreter.invoke()
+        try:
+            interpreter.set_tensor(self._in_index, x)
+            interpreter.invoke()
+        except (RuntimeError, ValueError) as e:  # a damaged graph that loaded but cannot run
+            raise ModelFileError(
+                f"{self.path}: {self.name} failed to run the model ({_first_line(e)})"
+            ) from None
         return interpreter.get_tensor(self._out_index)
 
     def ops(self) -> Counter:

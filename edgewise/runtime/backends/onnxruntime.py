@@ -130,10 +130,17 @@ class OnnxRuntimeBackend:
             )
         x = to_graph_input(batch, spec)
         step = self.max_batch
-        if step is None or len(x) == step:
-            out = self._session.run(self._out_names, {self._in_name: x})[0]
-        else:
-            out = np.concatenate([self._run_padded(x[i : i + step], step) for i in range(0, len(x), step)])
+        try:
+            if step is None or len(x) == step:
+                out = self._session.run(self._out_names, {self._in_name: x})[0]
+            else:
+                out = np.concatenate(
+                    [self._run_padded(x[i : i + step], step) for i in range(0, len(x), step)]
+                )
+        except Exception as e:  # onnxruntime's pybind11 errors (Fail, RuntimeException, ...) share no base
+            raise ModelFileError(
+                f"{self.path}: onnxruntime failed to run the model ({_first_line(e)})"
+            ) from None
         return from_graph_output(out, self.outputs[0])
 
     def _run_padded(self, chunk: np.ndarray, step: int) -> np.ndarray:
