@@ -1,5 +1,106 @@
-"""Sub-commands of this component (placeholder until implemented)."""
+"""``edgewise train``: the command-line face of :func:`edgewise.train.train` (same option names)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from edgewise.train.augment import AUGMENTATIONS
+from edgewise.train.distribute import STRATEGIES
+from edgewise.train.zoo import list_models
+
+EPILOG = """\
+examples:
+  edgewise train --data fashion_mnist --model fashion_cnn --out runs/fm
+  edgewise train --data photos/ --model bikes_cnn --out runs/bikes --epochs 30 --image-size 64
+  edgewise train --data cifar10 --data-dir ~/Downloads --model resnet8 --out runs/r8 --strategy mirrored
+  edgewise train --data photos/ --model mobilenet_v2 --weights none --out runs/mnv2
+  edgewise train ... --resume          # continue an interrupted run from its last epoch
+
+The run directory gets model.keras, edgewise.json (the model card), history.json/csv, metrics.json,
+confusion_matrix.json/png, training_curves.png and checkpoints/ (used by --resume).
+"""
 
 
 def register(sub) -> None:
-    pass
+    p = sub.add_parser(
+        "train",
+        help="train an image classifier and write a run directory",
+        description="Train a model of the zoo on a dataset and write a run directory that "
+        "`edgewise export` turns into TFLite/ONNX files. Options left out take the model's defaults.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--data",
+        required=True,
+        metavar="NAME|PATH",
+        help="fashion_mnist, mnist, cifar10, or an image folder: one subfolder per class, "
+        "optionally inside train/ val/ test/",
+    )
+    p.add_argument("--model", required=True, metavar="NAME", help=f"zoo model: {', '.join(list_models())}")
+    p.add_argument("--out", required=True, metavar="DIR", help="run directory to create")
+    p.add_argument("--epochs", type=int, help="training epochs (default: the model's)")
+    p.add_argument("--batch-size", type=int, help="global batch size (default: the model's)")
+    p.add_argument("--lr", type=float, help="peak learning rate of the warm-up + cosine schedule")
+    p.add_argument("--image-size", metavar="N|HxW", help="input size (default: the model's)")
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="share of the training images held out for validation (stratified, seeded) when the "
+        "data have no validation split (default 0.1)",
+    )
+    p.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"random augmentation ({', '.join(AUGMENTATIONS)}); default: the model's",
+    )
+    p.add_argument("--seed", type=int, default=1337, help="random seed for splits, shuffling and init")
+    p.add_argument("--patience", type=int, help="early stopping: epochs without val accuracy gain")
+    p.add_argument("--fine-tune-epochs", type=int, help="transfer models: epochs with the base unfrozen")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--force", action="store_true", help="overwrite an existing run directory")
+    p.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="none",
+        help="tf.distribute: mirrored = all local GPUs (or logical CPUs); "
+        "multiworker = the cluster described by TF_CONFIG",
+    )
+    p.add_argument(
+        "--weights",
+        default="imagenet",
+        metavar="imagenet|none|FILE",
+        help="transfer models only: pretrained weights (imagenet needs them cached or a download); "
+        "none trains from scratch offline",
+    )
+    p.add_argument("--data-dir", metavar="DIR", help="where to look first for the named datasets' files")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from edgewise.train.api import train
+
+    train(
+        data=args.data,
+        model=args.model,
+        out=args.out,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        image_size=args.image_size,
+        val_fraction=args.val_fraction,
+        augment=args.augment,
+        seed=args.seed,
+        resume=args.resume,
+        force=args.force,
+        strategy=args.strategy,
+        weights=args.weights,
+        data_dir=args.data_dir,
+        patience=args.patience,
+        fine_tune_epochs=args.fine_tune_epochs,
+    )
+    return 0

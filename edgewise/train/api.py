@@ -1,0 +1,289 @@
+"""``edgewise.train.train(data=..., model=..., out=...)``: the Python face of ``edgewise train``.
+
+Short and linear, keras-io style: check the options, load the data, build the model, fit, evaluate,
+write the run directory. Cheap checks run before TensorFlow is imported, so bad input fails fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgewise.runtime.card import InputSpec, ModelCard, Preprocessing
+from edgewise.runtime.errors import InputError
+from edgewise.train import distribute, run_dir, zoo
+from edgewise.train.data import NAMED_SOURCES, Splits, load_splits
+from edgewise.train.loop import Plan
+
+log = logging.getLogger(__name__)
+
+
+def train(
+    data: str | os.PathLike,
+    model: str,
+    out: str | os.PathLike,
+    *,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    image_size: int | tuple[int, int] | str | None = None,
+    val_fraction: float = 0.1,
+    augment: bool | None = None,
+    seed: int = 1337,
+    resume: bool = False,
+    force: bool = False,
+    strategy: str | None = None,
+    weights: str = "imagenet",
+    data_dir: str | os.PathLike | None = None,
+    patience: int | None = None,
+    fine_tune_epochs: int | None = None,
+    resize: str = "bilinear",
+    fit: str = "stretch",
+    command: str | None = None,
+) -> Path:
+    """Train zoo model ``model`` on ``data`` and write the run directory ``out``; return its path.
+
+    ``data`` is "fashion_mnist", "mnist", "cifar10" or an image folder. Options left at None take the
+    model's defaults (see :mod:`edgewise.train.zoo`).
+    """
+    cfg = zoo.get_config(model)
+    size = parse_image_size(image_size) or cfg.input_size
+    cfg.check_input(size, cfg.channels)
+    _check_data(data)
+    strategy_name = distribute.check_strategy(strategy)
+    plan = Plan(
+        epochs=_positive("epochs", epochs if epochs is not None else cfg.epochs),
+        batch_size=_positive("batch size", batch_size or cfg.batch_size),
+        lr=_positive("learning rate", lr if lr is not None else cfg.lr),
+        seed=int(seed),
+        patience=_positive("patience", patience or max(5, cfg.epochs // 3)),
+        augmentations=list(cfg.augmentations) if (cfg.augment if augment is None else augment) else [],
+        fine_tune_epochs=max(0, fine_tune_epochs if fine_tune_epochs is not None else cfg.fine_tune_epochs),
+    )
+    if cfg.pretrained and str(weights).lower() in ("none", ""):
+        plan.fine_tune_epochs = 0  # nothing pretrained to fine-tune: the whole network trains from the start
+    writer = not strategy_name == "multiworker" or distribute.is_chief()
+    out = Path(out)
+    if writer:
+        out = run_dir.prepare(out, force=force, resume=resume)
+
+    data_kwargs = _data_kwargs(data, data_dir, size, cfg.channels, val_fraction, seed, resize, fit)
+    started = time.perf_counter()
+    splits = load_splits(**data_kwargs)
+    log.info(
+        "%s: %d train / %d val / %d test images, %d classes, %dx%dx%d",
+        data_kwargs["source"],
+        len(splits.train),
+        len(splits.val),
+        len(splits.test),
+        splits.num_classes,
+        *splits.image_shape,
+    )
+    if len(splits.val) == 0:
+        raise InputError(f"{data}: no validation images; use a val/ folder or a --val-fraction above 0")
+
+    trained, state, replicas = _fit(model, splits, plan, out, strategy_name, resume, writer, weights)
+    if not writer:
+        return out
+    metrics = evaluate(trained, splits, plan.batch_size)
+    metrics.update(best_epoch=state.best_epoch, epochs_run=state.epoch, stopped_early=state.stopped_early)
+    _write_outputs(out, trained, splits, metrics, state.history, model)
+    card = ModelCard(
+        labels=splits.class_names,
+        input=InputSpec(shape=splits.image_shape),
+        preprocessing=Preprocessing(resize=resize, fit=fit),
+        model=model,
+        data=data_kwargs,
+        metrics=metrics,
+        provenance=_provenance(
+            plan, state, strategy_name, replicas, weights, command, time.perf_counter() - started
+        ),
+    )
+    card.save(out / "edgewise.json")
+    log.info(
+        "test accuracy %.2f%% (%d epochs, %.0f s of training); run written to %s",
+        100 * metrics["test_accuracy"],
+        state.epoch,
+        state.seconds,
+        out,
+    )
+    return out
+
+
+def parse_image_size(value: int | tuple[int, int] | str | None) -> tuple[int, int] | None:
+    """``32`` / ``"32"`` / ``"48x64"`` (height x width) / ``(48, 64)`` -> ``(height, width)``."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str):
+            parts = value.lower().replace(",", "x").split("x")
+            h, w = (int(parts[0]), int(parts[0])) if len(parts) == 1 else (int(parts[0]), int(parts[1]))
+        elif isinstance(value, int):
+            h, w = value, value
+        else:
+            h, w = (int(v) for v in value)
+    except (ValueError, TypeError):
+        raise InputError(f"image size {value!r}: expected N or HEIGHTxWIDTH, e.g. 64 or 48x64") from None
+    if h < 1 or w < 1:
+        raise InputError(f"image size {value!r} must be positive")
+    return h, w
+
+
+def evaluate(model, splits: Splits, batch_size: int) -> dict[str, Any]:
+    """Test and validation accuracy, test loss, per-class accuracy and the confusion matrix."""
+    from edgewise.train.pipeline import make_dataset
+
+    metrics: dict[str, Any] = {}
+    for name, split in (("val", splits.val), ("test", splits.test)):
+        probs = model.predict(make_dataset(split, batch_size), verbose=0)
+        predicted = probs.argmax(axis=1)
+        picked = probs[np.arange(len(split)), split.labels]
+        metrics[f"{name}_accuracy"] = float((predicted == split.labels).mean())
+        metrics[f"{name}_loss"] = float(-np.log(np.clip(picked, 1e-7, 1.0)).mean())
+        if name == "test":
+            matrix = run_dir.confusion_matrix(split.labels, predicted, splits.num_classes)
+            per_class = matrix.diagonal() / np.maximum(matrix.sum(axis=1), 1)
+            metrics["per_class_accuracy"] = {
+                n: float(a) for n, a in zip(splits.class_names, per_class, strict=True)
+            }
+            metrics["confusion_matrix"] = matrix.tolist()
+    metrics.update(train_images=len(splits.train), val_images=len(splits.val), test_images=len(splits.test))
+    return metrics
+
+
+def _fit(model_name, splits, plan, out, strategy_name, resume, writer, weights):
+    import keras
+
+    from edgewise.train import loop
+    from edgewise.train.augment import build_augmenter
+    from edgewise.train.pipeline import make_dataset
+
+    strategy = distribute.get_strategy(strategy_name)
+    replicas = strategy.num_replicas_in_sync
+    if plan.batch_size % replicas:
+        raise InputError(f"batch size {plan.batch_size} is not divisible by the {replicas} replicas")
+    keras.utils.set_random_seed(plan.seed)
+    checkpoints = out / run_dir.CHECKPOINTS
+    if not writer:
+        import tempfile
+
+        checkpoints = Path(tempfile.mkdtemp(prefix="edgewise-worker-"))
+    augmenter = build_augmenter(plan.augmentations, seed=plan.seed) if plan.augmentations else None
+    first_epoch = loop.State.load(checkpoints / loop.STATE_FILE).epoch if resume and writer else 0
+    train_ds = make_dataset(
+        splits.train,
+        plan.batch_size,
+        training=True,
+        augmenter=augmenter,
+        seed=plan.seed + first_epoch,
+        shard_by_data=strategy_name == "multiworker",
+    )
+    val_ds = make_dataset(splits.val, plan.batch_size, shard_by_data=strategy_name == "multiworker")
+    options = {"weights": weights} if zoo.get_config(model_name).pretrained else {}
+
+    def build():
+        return zoo.create_model(
+            model_name, num_classes=splits.num_classes, input_shape=splits.image_shape, **options
+        )
+
+    steps = -(-len(splits.train) // plan.batch_size)
+    model, state = loop.fit(
+        build,
+        train_ds,
+        val_ds,
+        steps_per_epoch=steps,
+        plan=plan,
+        checkpoints=checkpoints,
+        strategy=strategy,
+        resume=resume,
+        writer=writer,
+    )
+    return model, state, replicas
+
+
+def _write_outputs(out: Path, model, splits: Splits, metrics: dict, history: dict, model_name: str) -> None:
+    from edgewise.runtime import atomic
+
+    matrix = np.asarray(metrics.pop("confusion_matrix"))
+    with atomic.atomic_path(out / run_dir.MODEL_FILE) as tmp:
+        model.save(tmp)
+    run_dir.write_history(out, history)
+    atomic.write_json(out / run_dir.METRICS_FILE, metrics)
+    run_dir.write_confusion(out, matrix, splits.class_names)
+    run_dir.write_curves(out, history, f"{model_name}: test accuracy {metrics['test_accuracy']:.2%}")
+
+
+def _data_kwargs(data, data_dir, size, channels, val_fraction, seed, resize, fit) -> dict[str, Any]:
+    source = os.fspath(data)
+    if source not in NAMED_SOURCES:
+        source = str(Path(source).resolve())
+    kwargs: dict[str, Any] = {"source": source}
+    if data_dir is not None:
+        kwargs["data_dir"] = str(Path(data_dir).resolve())
+    kwargs.update(image_size=list(size), channels=channels, val_fraction=float(val_fraction), seed=int(seed))
+    if resize != "bilinear":
+        kwargs["resize"] = resize
+    if fit != "stretch":
+        kwargs["fit"] = fit
+    return kwargs
+
+
+def _check_data(data) -> None:
+    name = os.fspath(data)
+    if name in NAMED_SOURCES:
+        return
+    if not os.path.exists(name):
+        if os.sep in name or "/" in name or name.startswith("."):
+            raise InputError(f"{name}: no such directory")
+        raise InputError(
+            f"unknown dataset {name!r}; use one of {', '.join(NAMED_SOURCES)} or an image folder"
+        )
+    if not os.path.isdir(name):
+        raise InputError(f"{name}: not a directory; --data takes an image folder or a dataset name")
+
+
+def _positive(what: str, value):
+    if value is None or value <= 0:
+        raise InputError(f"{what} must be positive, not {value}")
+    return value
+
+
+def _provenance(plan, state, strategy, replicas, weights, command, wall_seconds) -> dict[str, Any]:
+    import keras
+    import tensorflow as tf
+
+    import edgewise
+
+    return {
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": command or shlex.join(sys.argv),
+        "seed": plan.seed,
+        "epochs": plan.epochs,
+        "fine_tune_epochs": plan.fine_tune_epochs,
+        "epochs_run": state.epoch,
+        "batch_size": plan.batch_size,
+        "lr": plan.lr,
+        "augmentations": plan.augmentations,
+        "weights": weights,
+        "strategy": strategy,
+        "replicas": replicas,
+        "train_seconds": round(state.seconds, 1),
+        "wall_seconds": round(wall_seconds, 1),
+        "versions": {
+            "edgewise": edgewise.__version__,
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+        "platform": platform.platform(),
+    }

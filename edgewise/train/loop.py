@@ -1,0 +1,247 @@
+"""The training loop: compile, fit with per-epoch checkpoints, early stopping and best-model tracking,
+and resume from the last checkpoint.
+
+Checkpoints live in ``<run>/checkpoints``: ``epoch-NNNN.keras`` (model + optimizer state after epoch N),
+``best.keras`` and ``state.json``. ``state.json`` is written after the checkpoint it names, so whatever
+moment the process dies at, ``state.json`` points at a complete file and at most one epoch is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgewise.runtime import atomic
+from edgewise.runtime.errors import InputError
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "state.json"
+BEST_FILE = "best.keras"
+MONITOR = "val_accuracy"
+
+
+@dataclass
+class Plan:
+    """How to train; stored in ``state.json`` so a resumed run trains the same way."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    seed: int
+    patience: int
+    augmentations: list[str] = field(default_factory=list)
+    fine_tune_epochs: int = 0
+    fine_tune_lr_factor: float = 0.1
+    warmup_epochs: int = 1
+
+    @property
+    def total_epochs(self) -> int:
+        return self.epochs + self.fine_tune_epochs
+
+
+@dataclass
+class State:
+    epoch: int = 0  # epochs completed
+    checkpoint: str = ""
+    best: float = -math.inf
+    best_epoch: int = 0
+    wait: int = 0
+    stopped_early: bool = False
+    seconds: float = 0.0
+    history: dict[str, list[float]] = field(default_factory=dict)
+    plan: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> State:
+        import json
+
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def learning_rate_schedule(plan: Plan, steps_per_epoch: int, epochs: int, lr: float):
+    """Linear warm-up for ``plan.warmup_epochs`` then cosine decay to zero over the remaining epochs."""
+    import keras
+
+    warmup = min(plan.warmup_epochs, max(epochs - 1, 0)) * steps_per_epoch
+    decay = max(epochs * steps_per_epoch - warmup, 1)
+    if warmup == 0:
+        return keras.optimizers.schedules.CosineDecay(lr, decay_steps=decay)
+    return keras.optimizers.schedules.CosineDecay(
+        lr / 10, decay_steps=decay, warmup_target=lr, warmup_steps=warmup
+    )
+
+
+def compile_model(model, plan: Plan, steps_per_epoch: int, *, fine_tune: bool = False) -> None:
+    import keras
+
+    epochs = plan.fine_tune_epochs if fine_tune else plan.epochs
+    lr = plan.lr * (plan.fine_tune_lr_factor if fine_tune else 1.0)
+    optimizer = keras.optimizers.Adam(learning_rate_schedule(plan, steps_per_epoch, epochs, lr))
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+
+def unfreeze_for_fine_tuning(model) -> None:
+    """Make the top of a transfer-learning base trainable (BatchNorm stays frozen, in inference mode)."""
+    import keras
+
+    bases = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if not bases:
+        return
+    base = bases[0]
+    base.trainable = True
+    layers = base.layers
+    keep_frozen = int(len(layers) * 0.7)  # fine-tune roughly the last 30% (VGG16: its last block)
+    for layer in layers[:keep_frozen]:
+        layer.trainable = False
+    for layer in layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+
+
+class EpochCheckpoint:
+    """Keras callback factory kept in a class so the module imports without Keras."""
+
+    def __new__(cls, *args, **kwargs):
+        import keras
+
+        class _Callback(keras.callbacks.Callback):
+            def __init__(self, directory: Path, state: State, plan: Plan, writer: bool, phase_end: int):
+                super().__init__()
+                self.directory, self.state, self.plan, self.writer = directory, state, plan, writer
+                self.phase_end = phase_end
+                self._started = 0.0
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self._started = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                logs = dict(logs or {})
+                logs["lr"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+                logs["epoch_seconds"] = time.perf_counter() - self._started
+                st = self.state
+                st.epoch = epoch + 1
+                st.seconds += logs["epoch_seconds"]
+                for key, value in logs.items():
+                    st.history.setdefault(key, []).append(float(value))
+                score = float(logs.get(MONITOR, -math.inf))
+                improved = score > st.best
+                if improved:
+                    st.best, st.best_epoch, st.wait = score, st.epoch, 0
+                else:
+                    st.wait += 1
+                previous = st.checkpoint
+                st.checkpoint = f"epoch-{st.epoch:04d}.keras"
+                if self.writer:
+                    self._save(self.directory / st.checkpoint)
+                    if improved:
+                        self._save(self.directory / BEST_FILE)
+                # Every worker runs the same save (collective ops), only the chief keeps the files.
+                if not self.writer:
+                    self._save_elsewhere()
+                if st.wait >= self.plan.patience and st.epoch < self.phase_end:
+                    log.info("early stopping: no %s improvement for %d epochs", MONITOR, st.wait)
+                    st.stopped_early = True
+                    self.model.stop_training = True
+                if self.writer:
+                    atomic.write_json(self.directory / STATE_FILE, asdict(st))
+                    if previous and previous != st.checkpoint:
+                        (self.directory / previous).unlink(missing_ok=True)
+
+            def _save(self, path: Path) -> None:
+                with atomic.atomic_path(path) as tmp:
+                    self.model.save(tmp)
+
+            def _save_elsewhere(self) -> None:
+                import tempfile
+
+                with tempfile.TemporaryDirectory() as tmp:
+                    self.model.save(Path(tmp) / "worker.keras")
+
+        return _Callback(*args, **kwargs)
+
+
+def fit(
+    build_model,
+    train_ds,
+    val_ds,
+    *,
+    steps_per_epoch: int,
+    plan: Plan,
+    checkpoints: Path,
+    strategy,
+    resume: bool,
+    writer: bool = True,
+) -> tuple[Any, State]:
+    """Train (or resume) and return the best model (by validation accuracy) and the final state.
+
+    ``build_model()`` creates the uncompiled model; it is called inside the strategy's scope.
+    """
+    import keras
+
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    state = State(plan=asdict(plan))
+    model = None
+    if resume:
+        state = State.load(checkpoints / STATE_FILE)
+        if state.plan and state.plan != asdict(plan):
+            log.info("resuming with the plan stored in the checkpoint, not the new options")
+            plan = Plan(**state.plan)
+        log.info("resuming after epoch %d of %d from %s", state.epoch, plan.total_epochs, state.checkpoint)
+        with strategy.scope():
+            model = keras.models.load_model(checkpoints / state.checkpoint)
+
+    verbose = 1 if sys.stdout.isatty() else 2
+    phases = [("train", 0, plan.epochs, False)]
+    if plan.fine_tune_epochs:
+        phases.append(("fine-tune", plan.epochs, plan.total_epochs, True))
+
+    for name, start, end, fine_tune in phases:
+        if state.epoch >= end or (state.stopped_early and not fine_tune):
+            continue
+        if model is None or (fine_tune and state.epoch == start):
+            with strategy.scope():
+                if model is None:
+                    model = build_model()
+                if fine_tune:
+                    if writer and state.best_epoch != state.epoch and (checkpoints / BEST_FILE).is_file():
+                        model = keras.models.load_model(checkpoints / BEST_FILE)
+                    unfreeze_for_fine_tuning(model)
+                    state.wait, state.stopped_early = 0, False
+                compile_model(model, plan, steps_per_epoch, fine_tune=fine_tune)
+        if len(phases) > 1:
+            log.info("phase %s: epochs %d-%d", name, max(start, state.epoch) + 1, end)
+        callback = EpochCheckpoint(checkpoints, state, plan, writer, end)
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=end,
+            initial_epoch=max(start, state.epoch),
+            callbacks=[callback],
+            shuffle=False,  # the dataset shuffles itself
+            verbose=verbose,
+        )
+        if state.stopped_early and fine_tune:
+            break
+
+    best = checkpoints / BEST_FILE
+    if writer and best.is_file() and state.best_epoch != state.epoch:
+        log.info("restoring the best epoch (%d, %s %.4f)", state.best_epoch, MONITOR, state.best)
+        with strategy.scope():
+            model = keras.models.load_model(best)
+    return model, state
+
+
+def has_checkpoint(checkpoints: Path) -> bool:
+    state = checkpoints / STATE_FILE
+    if not state.is_file():
+        return False
+    try:
+        return (checkpoints / State.load(state).checkpoint).is_file()
+    except (ValueError, TypeError) as e:
+        raise InputError(f"{state}: unreadable training state ({e})") from None
