@@ -165,10 +165,10 @@ def check_card_matches(
     if any(g is not None and g != c for g, c in zip(hwc, card.input.shape, strict=False)):
         graph = "x".join("?" if d is None else str(d) for d in hwc)
         raise ModelFileError(
-            f"{source}: model card says input {'x'.join(map(str, card.input.shape))} but {path.name} "
+            f"{source}: model card says input {'x'.join(map(str, card.input.shape))} but {path} "
             f"takes {graph}; the card belongs to another model"
         )
     if classes is not None and classes != card.num_classes:
         raise ModelFileError(
-            f"{source}: model card has {card.num_classes} labels but {path.name} outputs {classes} classes"
+            f"{source}: model card has {card.num_classes} labels but {path} outputs {classes} classes"
         )

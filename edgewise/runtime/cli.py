@@ -87,12 +87,12 @@ def _positive_int(text: str) -> int:
 
 
 # -- predict ------------------------------------------------------------------------------------------
-def collect_images(paths: list[Path]) -> tuple[list[Path], list[str]]:
+def collect_images(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Files to classify (directories searched recursively for image files) and errors for bad paths."""
     from edgewise.runtime.preprocess import is_image_file
 
     files: list[Path] = []
-    errors: list[str] = []
+    errors: list[tuple[Path, str]] = []
     for path in paths:
         if path.is_dir():
             found = sorted(
@@ -101,12 +101,12 @@ def collect_images(paths: list[Path]) -> tuple[list[Path], list[str]]:
                 if p.is_file() and is_image_file(p) and not any(part.startswith(".") for part in p.parts)
             )
             if not found:
-                errors.append(f"{path}: no image files in this directory")
+                errors.append((path, f"{path}: no image files in this directory"))
             files.extend(found)
         elif path.exists():
             files.append(path)
         else:
-            errors.append(f"{path}: no such file or directory")
+            errors.append((path, f"{path}: no such file or directory"))
     return files, errors
 
 
@@ -157,13 +157,13 @@ def predict_command(args: argparse.Namespace) -> int:
     if clf.note:
         print(f"edgewise predict: note: {clf.note}", file=sys.stderr)
     if not files:
-        raise InputError("; ".join(path_errors) or "no images given")
+        raise InputError("; ".join(message for _, message in path_errors) or "no images given")
 
     width = min(60, max(len(str(f)) for f in files))
     with Progress(len(files) if len(files) > 1 else None, "predict", enabled=_bar_enabled(len(files))) as bar:
         out = _Output(args.json, width, bar)
-        for message in path_errors:
-            out.error(message)
+        for path, message in path_errors:
+            out.error(message, path)
         for start in range(0, len(files), clf.batch_size):
             _predict_chunk(clf, files[start : start + clf.batch_size], args.top, out)
             bar.update(len(files[start : start + clf.batch_size]))
