@@ -1,8 +1,9 @@
 """Training data as plain arrays: ``load_splits(source, ...) -> Splits``.
 
 Every source (an image folder, IDX files, the CIFAR-10 archive) returns uint8 images ``(N, H, W, C)``,
-int64 labels and class names. ``load_splits`` adds what is common to all of them: a stratified, seeded
-validation split carved from the training images when the source has none, and resizing / colour
+int64 labels and class names. ``load_splits`` adds what is common to all of them: stratified, seeded
+validation (and, for image folders without ``test/``, test) splits carved from the training images
+when the source has none, and resizing / colour
 conversion through :mod:`edgewise.runtime.preprocess` when the caller asks for another image size or
 channel count than the source stores.
 
@@ -102,20 +103,23 @@ def load_splits(
         raise InputError(f"unknown dataset {name!r}; use one of {_names()} or a path to an image folder")
 
     _check_classes(raw.class_names, raw.train.labels, name)
-    train, val = raw.train, raw.val
+    train, val, test = raw.train, raw.val, raw.test
+    if test is None:  # an image folder without test/: hold out the same fraction again
+        train, test = stratified_split(train, val_fraction, seed + 1)
+        log.info("%s: no test/ split, holding out %d training images for testing", name, len(test))
     if val is None:
         train, val = stratified_split(train, val_fraction, seed)
-    splits = Splits(train=train, val=val, test=raw.test, class_names=list(raw.class_names))
+    splits = Splits(train=train, val=val, test=test, class_names=list(raw.class_names))
     return _conform(splits, size, channels, resize=resize, fit=fit)
 
 
 @dataclass
 class RawSplits:
-    """What a source returns; ``val`` is None when the source has no validation split."""
+    """What a source returns; ``val`` / ``test`` are None when the source has no such split."""
 
     train: Split
     val: Split | None
-    test: Split
+    test: Split | None
     class_names: list[str]
 
 
