@@ -1,5 +1,296 @@
-"""Sub-commands of this component (placeholder until implemented)."""
+"""``edgewise bench`` and ``edgewise report``: measure artifacts, render and merge reports."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from edgewise.runtime.errors import InputError
+
+DEFAULT_NAMES = {"json": "bench.json", "md": "bench.md", "html": "bench.html"}
 
 
 def register(sub) -> None:
-    pass
+    _register_bench(sub)
+    _register_report(sub)
+
+
+# -- argument types -----------------------------------------------------------------------------------
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected numbers of at least 1, got {text!r}")
+    return list(dict.fromkeys(values))
+
+
+def _positive_int(text: str) -> int:
+    return _whole_number(text, minimum=1)
+
+
+def _non_negative_int(text: str) -> int:
+    return _whole_number(text, minimum=0)
+
+
+def _whole_number(text: str, *, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+    return value
+
+
+# -- bench --------------------------------------------------------------------------------------------
+def _register_bench(sub) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="measure latency, memory and accuracy parity of exported models (no TensorFlow needed)",
+        description="Benchmark every artifact of a bundle (or the given model files). Each artifact and "
+        "thread count runs in its own child process: load time, first inference, latency over --runs "
+        "timed calls after --warmup (mean, std, min, p50, p90, p99, max), throughput per batch size, peak "
+        "RSS; plus accuracy parity on the bundle's parity.npz (top-1, agreement with the Keras reference, "
+        "max/mean abs difference) and the machine it ran on. Writes bench.json, bench.md and bench.html "
+        "into the bundle (or --out DIR) unless --json/--md/--html name the outputs, and prints a table.",
+        epilog="examples:\n"
+        "  edgewise bench runs/fm\n"
+        "  edgewise bench runs/fm --threads 1,2 --batch 1,8 --runs 200\n"
+        "  edgewise bench runs/fm/model_int8.tflite --json int8.json\n"
+        "  edgewise bench runs/fm --device gpu\n"
+        "  edgewise bench runs/fm --remote pi@raspberrypi.local --remote-python '~/venv/bin/python'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "targets", nargs="+", type=Path, metavar="BUNDLE|MODEL", help="bundle directories or model files"
+    )
+    p.add_argument("--runs", type=_positive_int, default=100, metavar="N", help="timed calls (default 100)")
+    p.add_argument(
+        "--warmup", type=_non_negative_int, default=10, metavar="N", help="untimed calls first (default 10)"
+    )
+    p.add_argument(
+        "--threads", type=_int_list, default=[1], metavar="N[,N]", help="CPU thread counts (default 1)"
+    )
+    p.add_argument(
+        "--batch",
+        type=_int_list,
+        default=[1],
+        metavar="B[,B]",
+        dest="batches",
+        help="batch sizes (default 1)",
+    )
+    p.add_argument(
+        "--device",
+        choices=("cpu", "gpu"),
+        default="cpu",
+        help="gpu: ONNX Runtime's CUDA/TensorRT providers; artifacts that cannot use one say why",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("litert", "tflite_runtime", "tensorflow", "onnxruntime", "tensorrt"),
+        help="force an engine (default: by file suffix)",
+    )
+    p.add_argument("--out", type=Path, metavar="DIR", help="directory for bench.json/.md/.html")
+    p.add_argument("--json", type=Path, metavar="OUT", help="write the JSON here")
+    p.add_argument("--md", type=Path, metavar="OUT", help="write the Markdown report here")
+    p.add_argument("--html", type=Path, metavar="OUT", help="write the HTML report here")
+    p.add_argument("--label", help="this device's name in reports and comparisons (default: hostname)")
+    p.add_argument(
+        "--baseline", metavar="ARTIFACT", help="artifact the ratios compare to (default: fp32 TFLite)"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=600.0, metavar="S", help="seconds per child process (default 600)"
+    )
+    remote = p.add_argument_group("remote device")
+    remote.add_argument(
+        "--remote",
+        metavar="USER@HOST",
+        help="also benchmark on this host over ssh (BatchMode, your host keys) and write a comparison",
+    )
+    remote.add_argument(
+        "--remote-python",
+        default="python3",
+        metavar="PYTHON",
+        help="the Python on the remote host that has edgewise (default python3)",
+    )
+    remote.add_argument("--ssh-config", type=Path, metavar="FILE", help="ssh/scp config file (ssh -F)")
+    p.set_defaults(func=bench_command)
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    from edgewise.benchmarks import harness, merge, remote, schema, tables
+
+    remote_host = remote.Remote(args.remote, args.remote_python, args.ssh_config) if args.remote else None
+    targets = harness.discover(args.targets)
+    settings = harness.Settings(
+        runs=args.runs,
+        warmup=args.warmup,
+        threads=args.threads,
+        batches=args.batches,
+        device=args.device,
+        engine=args.engine,
+        timeout_s=args.timeout,
+    )
+    _check_baseline(args.baseline, [t.path.name for t in targets])
+    outputs = _outputs(args, targets)
+    run = harness.run_benchmark(targets, settings, label=args.label, command=["edgewise", *sys.argv[1:]])
+    _write(run, outputs, args.baseline)
+    print(tables.text_table(run, args.baseline or tables.default_baseline(run)))
+    _say_written(outputs)
+
+    if remote_host is not None:
+        remote_run = remote.run_remote(remote_host, targets, settings)
+        out_dir = _out_dir(args, targets)
+        remote_json = out_dir / f"bench-{_slug(remote_run.label)}.json"
+        schema.save(remote_run, remote_json)
+        merged = merge.merge([run, remote_run], args.baseline)
+        compare = {k: out_dir / f"bench-compare.{k}" for k in ("json", "md", "html")}
+        _write(merged, compare, None)
+        print(f"\n{remote_run.label} ({remote_host.host}):")
+        print(tables.text_table(remote_run, merged.baseline))
+        _say_written({"json": remote_json, **compare})
+
+    failed = [a for a in run.artifacts if a.status == schema.STATUS_ERROR]
+    if failed:
+        print(
+            f"edgewise bench: {len(failed)} of {len(run.artifacts)} artifacts failed: "
+            + "; ".join(f"{a.file}: {a.error}" for a in failed),
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _outputs(args: argparse.Namespace, targets) -> dict[str, Path]:
+    explicit = {k: getattr(args, k) for k in DEFAULT_NAMES if getattr(args, k) is not None}
+    if explicit:
+        return explicit
+    out_dir = _out_dir(args, targets)
+    return {k: out_dir / name for k, name in DEFAULT_NAMES.items()}
+
+
+def _out_dir(args: argparse.Namespace, targets) -> Path:
+    if args.out is not None:
+        return args.out
+    if args.json is not None:
+        return args.json.parent
+    first = args.targets[0]
+    return first if first.is_dir() else targets[0].path.parent
+
+
+def _check_baseline(baseline: str | None, files: list[str]) -> None:
+    if baseline is not None and baseline not in files:
+        raise InputError(f"--baseline {baseline}: not among the artifacts ({', '.join(files)})")
+
+
+def _slug(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-") or "remote"
+
+
+def _write(doc, outputs: dict[str, Path], baseline: str | None) -> None:
+    from edgewise.benchmarks import report_html, report_md, schema
+    from edgewise.runtime import atomic
+
+    for kind, path in outputs.items():
+        if kind == "json":
+            schema.save(doc, path)
+        elif kind == "md":
+            atomic.write_text(path, report_md.render(doc, baseline))
+        elif kind == "html":
+            atomic.write_text(path, report_html.render(doc, baseline))
+
+
+def _say_written(outputs: dict[str, Path]) -> None:
+    print("wrote " + ", ".join(str(p) for p in outputs.values()), file=sys.stderr)
+
+
+# -- report -------------------------------------------------------------------------------------------
+def _register_report(sub) -> None:
+    p = sub.add_parser(
+        "report",
+        help="render a benchmark JSON as Markdown/HTML, or merge several devices into one comparison",
+        description="Reports are rendered from the JSON that `edgewise bench` writes, so a JSON fetched "
+        "from another device renders the same way.",
+    )
+    report_sub = p.add_subparsers(dest="report_command", metavar="ACTION", required=True)
+
+    merge_p = report_sub.add_parser(
+        "merge",
+        help="put several runs (devices) side by side, with ratios to a baseline artifact",
+        description="Merge benchmark JSON files from several devices (e.g. this PC, a Raspberry Pi, a GPU "
+        "box) into one comparison: p50 per artifact per device, the ratio to --baseline on each device, "
+        "and the ratio of each device to the first. Without --html/--md/--json the Markdown is printed.",
+        epilog="example:\n"
+        "  edgewise report merge pc.json pi.json --html compare.html --baseline model_fp32.tflite",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    merge_p.add_argument("inputs", nargs="+", type=Path, metavar="RUN.json")
+    merge_p.add_argument("--baseline", metavar="ARTIFACT", help="artifact file name (default: fp32 TFLite)")
+    merge_p.add_argument(
+        "--label",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="rename the devices, once per input, in order",
+    )
+    _add_render_outputs(merge_p, with_json=True)
+    merge_p.set_defaults(func=merge_command)
+
+    render_p = report_sub.add_parser(
+        "render",
+        help="render one benchmark JSON (or a merged one) as Markdown and/or HTML",
+        description="Render a benchmark JSON again, e.g. after installing matplotlib for the plots. "
+        "Without --md/--html the terminal table is printed.",
+    )
+    render_p.add_argument("input", type=Path, metavar="RUN.json")
+    render_p.add_argument("--baseline", metavar="ARTIFACT", help="artifact file name (default: fp32 TFLite)")
+    _add_render_outputs(render_p, with_json=False)
+    render_p.set_defaults(func=render_command)
+
+
+def _add_render_outputs(p: argparse.ArgumentParser, *, with_json: bool) -> None:
+    p.add_argument("--html", type=Path, metavar="OUT", help="write a self-contained HTML report")
+    p.add_argument("--md", type=Path, metavar="OUT", help="write a Markdown report")
+    if with_json:
+        p.add_argument("--json", type=Path, metavar="OUT", help="write the merged JSON")
+
+
+def merge_command(args: argparse.Namespace) -> int:
+    from edgewise.benchmarks import merge, report_md, schema
+
+    runs = [schema.load_run(path) for path in args.inputs]
+    if args.label:
+        if len(args.label) != len(runs):
+            raise InputError(f"--label given {len(args.label)} times for {len(runs)} inputs")
+        for run, label in zip(runs, args.label, strict=True):
+            run.label = label
+    merged = merge.merge(runs, args.baseline)
+    outputs = {k: getattr(args, k) for k in ("json", "md", "html") if getattr(args, k) is not None}
+    if not outputs:
+        print(report_md.render(merged))
+        return 0
+    _write(merged, outputs, None)
+    _say_written(outputs)
+    return 0
+
+
+def render_command(args: argparse.Namespace) -> int:
+    from edgewise.benchmarks import report_md, schema, tables
+
+    doc = schema.load(args.input)
+    if isinstance(doc, schema.BenchRun):
+        _check_baseline(args.baseline, [a.file for a in doc.artifacts])
+    outputs = {k: getattr(args, k) for k in ("md", "html") if getattr(args, k) is not None}
+    if not outputs:
+        if isinstance(doc, schema.BenchRun):
+            print(tables.text_table(doc, args.baseline or tables.default_baseline(doc)))
+        else:
+            print(report_md.render(doc))
+        return 0
+    _write(doc, outputs, args.baseline)
+    _say_written(outputs)
+    return 0

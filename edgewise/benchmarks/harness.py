@@ -1,0 +1,263 @@
+"""The benchmark driver: find the artifacts, measure each in its own child process, assemble a run.
+
+Each (artifact, thread count) pair runs ``python -m edgewise.benchmarks.worker`` in a fresh interpreter
+(see :mod:`.worker` for why). Parity is computed once per artifact, in its first child. A child that
+crashes, hangs past ``timeout_s`` or cannot load its engine becomes a row that says why; the other
+artifacts are still measured.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import edgewise
+from edgewise.benchmarks import sysinfo
+from edgewise.benchmarks.parity import find_parity, load_parity
+from edgewise.benchmarks.schema import (
+    STATUS_ERROR,
+    STATUS_OK,
+    ArtifactResult,
+    BenchRun,
+    Measurement,
+)
+from edgewise.runtime.card import CARD_FILE, SUFFIX, ModelCard, Quantize
+from edgewise.runtime.errors import EdgewiseError, InputError
+from edgewise.runtime.progress import Progress
+
+log = logging.getLogger(__name__)
+
+MODEL_SUFFIXES = tuple(SUFFIX.values())
+QUANTIZE_ORDER = [q.value for q in Quantize]
+
+
+@dataclass
+class Settings:
+    runs: int = 100
+    warmup: int = 10
+    threads: list[int] = field(default_factory=lambda: [1])
+    batches: list[int] = field(default_factory=lambda: [1])
+    device: str = "cpu"
+    engine: str | None = None
+    timeout_s: float = 600.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """One model file to measure, with what the bundle says about it."""
+
+    path: Path
+    format: str
+    quantize: str
+    parity: Path | None
+
+
+def discover(paths: list[Path]) -> list[Target]:
+    """Model files from bundle directories (the card's artifacts, else every .tflite/.onnx) and files."""
+    targets: list[Target] = []
+    for path in paths:
+        if path.is_dir():
+            files = _bundle_files(path)
+            if not files:
+                raise InputError(f"{path}: no .tflite or .onnx model in this directory")
+        elif path.is_file():
+            if path.suffix.lower() not in MODEL_SUFFIXES:
+                raise InputError(f"{path}: not a model file (expected .tflite or .onnx)")
+            files = [path]
+        else:
+            raise InputError(f"{path}: no such file or directory")
+        for file in files:
+            fmt, quantize = _describe_file(file)
+            targets.append(Target(file, fmt, quantize, find_parity(file)))
+    seen: set[Path] = set()
+    return [t for t in targets if not (t.path.resolve() in seen or seen.add(t.path.resolve()))]
+
+
+def _bundle_files(bundle: Path) -> list[Path]:
+    card_path = bundle / CARD_FILE
+    if card_path.is_file():
+        card = ModelCard.load(card_path)
+        listed = [bundle / name for name in card.artifacts if (bundle / name).is_file()]
+        if listed:
+            return sorted(listed, key=_sort_key)
+    return sorted((p for p in bundle.iterdir() if p.suffix.lower() in MODEL_SUFFIXES), key=_sort_key)
+
+
+def _sort_key(path: Path) -> tuple:
+    fmt, quantize = _describe_file(path)
+    rank = QUANTIZE_ORDER.index(quantize) if quantize in QUANTIZE_ORDER else len(QUANTIZE_ORDER)
+    return (MODEL_SUFFIXES.index(path.suffix.lower()), rank, path.name)
+
+
+def _describe_file(path: Path) -> tuple[str, str]:
+    """(format, quantisation mode) from the bundle's card, else from the ``model_<mode>.<ext>`` name."""
+    fmt = path.suffix.lower().lstrip(".")
+    card_path = path.parent / CARD_FILE
+    if card_path.is_file():
+        try:
+            artifact = ModelCard.load(card_path).artifacts.get(path.name)
+        except EdgewiseError:
+            artifact = None
+        if artifact is not None:
+            return artifact.format, artifact.quantize
+    stem = path.stem
+    mode = stem.split("_", 1)[1] if stem.startswith("model_") else ""
+    return fmt, mode if mode in QUANTIZE_ORDER else ""
+
+
+def run_benchmark(
+    targets: list[Target],
+    settings: Settings,
+    *,
+    label: str | None = None,
+    command: list[str] | None = None,
+    progress: bool | None = None,
+) -> BenchRun:
+    """Measure every target at every thread count; the result is ready for :func:`schema.save`."""
+    system = sysinfo.collect()
+    system["state_before"] = sysinfo.device_state()
+    steps = len(targets) * len(settings.threads)
+    results = []
+    with Progress(steps, "bench", enabled=progress) as bar:
+        for target in targets:
+            result = _artifact_result(target)
+            for i, threads in enumerate(settings.threads):
+                note = f"{target.path.name} threads={threads}"
+                if not bar.enabled:
+                    log.info("bench: %s", note)
+                child = measure_in_child(
+                    target.path, threads, settings, parity=target.parity if i == 0 else None
+                )
+                _absorb(result, child, threads)
+                bar.update(note=note)
+            if not result.measurements and result.status == STATUS_OK:
+                result.status, result.error = STATUS_ERROR, "no measurement was taken"
+            results.append(result)
+    system["state_after"] = sysinfo.device_state()
+    return BenchRun(
+        label=label or system["hostname"],
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        settings={
+            "runs": settings.runs,
+            "warmup": settings.warmup,
+            "threads": list(settings.threads),
+            "batches": list(settings.batches),
+            "device": settings.device,
+            "engine": settings.engine,
+            "command": command or [],
+        },
+        system=system,
+        bundle=_bundle_info(targets),
+        artifacts=results,
+        edgewise_version=edgewise.__version__,
+    )
+
+
+def measure_in_child(model: Path, threads: int, settings: Settings, *, parity: Path | None) -> dict[str, Any]:
+    """Run the worker for one artifact and thread count; its JSON result, or an error result."""
+    with tempfile.TemporaryDirectory(prefix="edgewise-bench-") as tmp:
+        out = Path(tmp) / "result.json"
+        cmd = [
+            sys.executable,
+            "-m",
+            "edgewise.benchmarks.worker",
+            str(model),
+            "--out",
+            str(out),
+            "--threads",
+            str(threads),
+            "--batches",
+            ",".join(map(str, settings.batches)),
+            "--runs",
+            str(settings.runs),
+            "--warmup",
+            str(settings.warmup),
+            "--device",
+            settings.device,
+        ]
+        if settings.engine:
+            cmd += ["--engine", settings.engine]
+        if parity is not None:
+            cmd += ["--parity", str(parity)]
+        try:
+            proc = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=settings.timeout_s, env=_child_env()
+            )
+        except subprocess.TimeoutExpired:
+            return {"status": STATUS_ERROR, "error": f"timed out after {settings.timeout_s:g} s"}
+        if proc.returncode == 0 and out.is_file():
+            return json.loads(out.read_text(encoding="utf-8"))
+        return {"status": STATUS_ERROR, "error": _crash_reason(proc)}
+
+
+def _crash_reason(proc: subprocess.CompletedProcess) -> str:
+    code = proc.returncode
+    how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+    lines = [line for line in (proc.stderr or "").strip().splitlines() if line.strip()]
+    return f"worker crashed ({how})" + (f": {lines[-1].strip()}" if lines else "")
+
+
+def _child_env() -> dict[str, str]:
+    """The parent's environment, with this edgewise importable even when it is not installed."""
+    env = dict(os.environ)
+    package_root = str(Path(edgewise.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+def _artifact_result(target: Target) -> ArtifactResult:
+    return ArtifactResult(
+        file=target.path.name,
+        format=target.format,
+        quantize=target.quantize,
+        size_bytes=target.path.stat().st_size,
+    )
+
+
+def _absorb(result: ArtifactResult, child: dict[str, Any], threads: int) -> None:
+    """Fold one child's outcome into the artifact's result."""
+    status, error = child.get("status", STATUS_ERROR), child.get("error")
+    if status != STATUS_OK:
+        if result.measurements:  # an earlier thread count worked: keep it, note this one
+            result.notes.append(f"threads={threads}: {error}")
+        else:
+            result.status, result.error = status, error
+        return
+    for key in ("engine", "engine_version", "provider", "engine_info"):
+        if child.get(key) and not getattr(result, key):
+            setattr(result, key, child[key])
+    if child.get("parity") is not None:
+        result.parity = child["parity"]
+    result.notes.extend(n for n in child.get("notes", []) if n not in result.notes)
+    result.measurements.extend(Measurement(**m) for m in child.get("measurements", []))
+    if result.status != STATUS_OK and result.measurements:
+        result.status, result.error = STATUS_OK, None
+
+
+def _bundle_info(targets: list[Target]) -> dict[str, Any]:
+    if not targets:
+        return {}
+    first = targets[0].path
+    info: dict[str, Any] = {"path": str(first.parent.resolve())}
+    card_path = first.parent / CARD_FILE
+    if card_path.is_file():
+        try:
+            card = ModelCard.load(card_path)
+            info.update(model=card.model, classes=card.num_classes, input_shape=list(card.input.shape))
+        except EdgewiseError as e:
+            info["card_error"] = str(e)
+    if targets[0].parity is not None:
+        try:
+            info["parity_samples"] = len(load_parity(targets[0].parity))
+        except EdgewiseError as e:
+            info["parity_error"] = str(e)
+    return info

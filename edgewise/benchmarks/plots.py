@@ -1,0 +1,149 @@
+"""Report plots as PNG bytes. matplotlib is imported here, lazily, and only through its object API
+(``Figure``, no pyplot), so rendering never opens a window or touches global state.
+
+Callers check :func:`available` first: matplotlib is the optional ``edgewise[plots]`` extra and a
+Raspberry Pi running only the runtime does not need it.
+"""
+
+from __future__ import annotations
+
+import io
+
+from edgewise.benchmarks.schema import STATUS_OK, ArtifactResult, BenchMerge, BenchRun, Measurement
+
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+
+
+def available() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def latency_per_artifact(run: BenchRun) -> bytes | None:
+    """Horizontal bars of p50 per artifact and thread count (smallest batch), whiskers up to p99."""
+    bars = []  # (label, p50, p99, colour)
+    for threads_index, threads in enumerate(run.settings.get("threads") or [None]):
+        for a in _measured(run):
+            m = _pick(a, threads, _smallest_batch(run))
+            if m:
+                label = f"{a.file} · {threads}t"
+                bars.append((label, m.latency_ms["p50"], m.latency_ms["p99"], PALETTE[threads_index % 8]))
+    if not bars:
+        return None
+    fig = _figure(height=0.8 + 0.32 * len(bars))
+    ax = fig.add_subplot()
+    y = range(len(bars))
+    p50 = [b[1] for b in bars]
+    whisker = [[0] * len(bars), [max(0.0, b[2] - b[1]) for b in bars]]
+    ax.barh(list(y), p50, xerr=whisker, color=[b[3] for b in bars], capsize=3, ecolor="#333")
+    ax.set_yticks(list(y), [b[0] for b in bars], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"latency per call, ms (bar: p50, whisker: p99; batch {_smallest_batch(run)})")
+    ax.set_title(f"Latency per artifact — {run.label}")
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+def accuracy_vs_size(run: BenchRun) -> bytes | None:
+    """Top-1 accuracy on parity.npz against file size: what each quantisation mode costs and saves."""
+    points = [(a.size_bytes / 1024, a.parity["accuracy"], a.file) for a in _measured(run) if a.parity]
+    if not points:
+        return None
+    fig = _figure(height=3.6)
+    ax = fig.add_subplot()
+    for i, (kb, acc, name) in enumerate(points):
+        ax.scatter([kb], [100 * acc], color=PALETTE[i % 8], s=40, zorder=3)
+        ax.annotate(name, (kb, 100 * acc), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    reference = next((a.parity.get("reference_accuracy") for a in _measured(run) if a.parity), None)
+    if reference is not None:
+        ax.axhline(100 * reference, color="#888", linestyle="--", linewidth=1, label="Keras reference")
+        ax.legend(fontsize=8, loc="lower right")
+    ax.set_xscale("log")
+    ax.set_xlabel("file size, KB (log scale)")
+    ax.set_ylabel("top-1 accuracy, %")
+    ax.set_title(f"Accuracy vs size — {run.label}")
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def latency_distribution(run: BenchRun) -> bytes | None:
+    """Box plots of every timed run (first thread count, smallest batch): spread and outliers."""
+    threads = (run.settings.get("threads") or [None])[0]
+    series = []
+    for a in _measured(run):
+        m = _pick(a, threads, _smallest_batch(run))
+        if m and m.samples_ms:
+            series.append((a.file, m.samples_ms))
+    if not series:
+        return None
+    fig = _figure(height=0.8 + 0.32 * len(series))
+    ax = fig.add_subplot()
+    ax.boxplot(
+        [s for _, s in series],
+        vert=False,
+        widths=0.6,
+        showfliers=True,
+        flierprops={"markersize": 2, "alpha": 0.5},
+    )
+    ax.set_yticks(range(1, len(series) + 1), [name for name, _ in series], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"latency per call, ms ({threads} threads, batch {_smallest_batch(run)})")
+    ax.set_title(f"Latency distribution — {run.label}")
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+def devices_latency(merged: BenchMerge) -> bytes | None:
+    """Grouped bars: p50 of each artifact on each device (first thread count, smallest batch), log scale."""
+    files = list(dict.fromkeys(a.file for r in merged.runs for a in _measured(r)))
+    if not files:
+        return None
+    fig = _figure(height=1.0 + 0.28 * len(files) * len(merged.runs))
+    ax = fig.add_subplot()
+    height = 0.8 / len(merged.runs)
+    for i, run in enumerate(merged.runs):
+        threads = (run.settings.get("threads") or [None])[0]
+        values = []
+        for file in files:
+            a = next((x for x in _measured(run) if x.file == file), None)
+            m = _pick(a, threads, _smallest_batch(run)) if a else None
+            values.append(m.latency_ms["p50"] if m else 0.0)
+        ys = [j + i * height for j in range(len(files))]
+        ax.barh(ys, values, height=height, color=PALETTE[i % 8], label=f"{run.label} ({threads}t)")
+    ax.set_yticks([j + 0.4 - height / 2 for j in range(len(files))], files, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("p50 latency per call, ms (log scale)")
+    ax.set_title("Latency by device")
+    ax.legend(fontsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+def _measured(run: BenchRun) -> list[ArtifactResult]:
+    return [a for a in run.artifacts if a.status == STATUS_OK and a.measurements]
+
+
+def _smallest_batch(run: BenchRun) -> int:
+    return min(run.settings.get("batches") or [1])
+
+
+def _pick(a: ArtifactResult | None, threads, batch: int) -> Measurement | None:
+    if a is None:
+        return None
+    return a.measurement(threads, batch) or next((m for m in a.measurements if m.batch == batch), None)
+
+
+def _figure(height: float):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(8, max(2.4, height)), dpi=100, layout="constrained")
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()

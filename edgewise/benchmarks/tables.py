@@ -1,0 +1,204 @@
+"""The rows and columns every report shows, built once from a run so that the terminal table, the
+Markdown and the HTML agree on figures, rounding and the baseline ratio."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from edgewise.benchmarks.schema import STATUS_OK, ArtifactResult, BenchRun
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    key: str
+    fmt: Callable[[Any], str]
+    align: str = "right"
+
+
+def _num(digits: int) -> Callable[[Any], str]:
+    return lambda v: "" if v is None else f"{v:.{digits}f}"
+
+
+def _ms(v: Any) -> str:
+    """Four significant digits: 0.008123 and 123.4 ms both stay readable."""
+    return "" if v is None else f"{v:.4g}"
+
+
+def _ratio(v: Any) -> str:
+    return "" if v is None else f"{v:.2f}x"
+
+
+def _pct(v: Any) -> str:
+    return "" if v is None else f"{100 * v:.1f}%"
+
+
+def _diff(v: Any) -> str:
+    return "" if v is None else f"{v:.2g}"
+
+
+def _text(v: Any) -> str:
+    return "" if v is None else str(v)
+
+
+def _kb(v: Any) -> str:
+    return "" if v is None else f"{v / 1024:.1f}"
+
+
+COLUMNS = {
+    "artifact": Column("artifact", "artifact", _text, "left"),
+    "threads": Column("threads", "threads", _text),
+    "batch": Column("batch", "batch", _text),
+    "p50": Column("p50 ms", "p50", _ms),
+    "p90": Column("p90 ms", "p90", _ms),
+    "p99": Column("p99 ms", "p99", _ms),
+    "mean": Column("mean ms", "mean", _ms),
+    "std": Column("std ms", "std", _ms),
+    "ratio": Column("x base", "ratio", _ratio),
+    "throughput": Column("img/s", "throughput", _num(0)),
+    "size": Column("size KB", "size_bytes", _kb),
+    "load": Column("load ms", "load_ms", _num(1)),
+    "first": Column("1st ms", "first_inference_ms", _num(2)),
+    "rss": Column("RSS MB", "peak_rss_mb", _num(0)),
+    "accuracy": Column("acc", "accuracy", _pct),
+    "agreement": Column("agree", "agreement", _pct),
+    "max_abs_diff": Column("max diff", "max_abs_diff", _diff),
+    "engine": Column("engine", "engine", _text, "left"),
+}
+TERMINAL_COLUMNS = (
+    "artifact",
+    "threads",
+    "batch",
+    "p50",
+    "p99",
+    "ratio",
+    "throughput",
+    "size",
+    "rss",
+    "accuracy",
+    "agreement",
+    "max_abs_diff",
+    "engine",
+)
+REPORT_COLUMNS = (
+    "artifact",
+    "threads",
+    "batch",
+    "mean",
+    "std",
+    "p50",
+    "p90",
+    "p99",
+    "ratio",
+    "throughput",
+    "size",
+    "load",
+    "first",
+    "rss",
+    "accuracy",
+    "agreement",
+    "max_abs_diff",
+    "engine",
+)
+
+
+def default_baseline(run: BenchRun) -> str | None:
+    """The artifact the others are compared to: fp32 TFLite, else any fp32, else the first measured."""
+    measured = [a for a in run.artifacts if a.status == STATUS_OK]
+    for pick in (
+        lambda a: a.format == "tflite" and a.quantize == "fp32",
+        lambda a: a.quantize == "fp32",
+        lambda a: True,
+    ):
+        for a in measured:
+            if pick(a):
+                return a.file
+    return None
+
+
+def rows(run: BenchRun, baseline: str | None = None) -> list[dict[str, Any]]:
+    """One row per (artifact, threads, batch); an artifact that could not be measured gets one row with
+    its ``status`` and ``error`` instead of figures. ``ratio`` is p50 over the baseline's p50 at the same
+    threads and batch."""
+    base = next((a for a in run.artifacts if a.file == baseline), None)
+    out = []
+    for artifact in run.artifacts:
+        common = _artifact_fields(artifact)
+        if artifact.status != STATUS_OK or not artifact.measurements:
+            out.append({**common, "status": artifact.status, "error": artifact.error})
+            continue
+        for m in artifact.measurements:
+            ref = base.measurement(m.threads, m.batch) if base else None
+            p50 = m.latency_ms.get("p50")
+            ratio = p50 / ref.latency_ms["p50"] if ref and p50 and ref.latency_ms.get("p50") else None
+            out.append(
+                {
+                    **common,
+                    "status": STATUS_OK,
+                    "error": None,
+                    "threads": m.threads,
+                    "batch": m.batch,
+                    **{k: m.latency_ms.get(k) for k in ("mean", "std", "min", "p50", "p90", "p99", "max")},
+                    "ratio": ratio,
+                    "throughput": m.throughput_ips,
+                    "load_ms": m.load_ms,
+                    "first_inference_ms": m.first_inference_ms,
+                    "peak_rss_mb": m.peak_rss_mb,
+                }
+            )
+    return out
+
+
+def _artifact_fields(a: ArtifactResult) -> dict[str, Any]:
+    parity = a.parity or {}
+    engine = " ".join(x for x in (a.engine, a.engine_version) if x)
+    if a.provider and a.provider.lower() not in ("cpu", "cpuexecutionprovider"):
+        engine += f" [{a.provider}]"
+    return {
+        "artifact": a.file,
+        "format": a.format,
+        "quantize": a.quantize,
+        "size_bytes": a.size_bytes,
+        "accuracy": parity.get("accuracy"),
+        "agreement": parity.get("agreement"),
+        "max_abs_diff": parity.get("max_abs_diff"),
+        "mean_abs_diff": parity.get("mean_abs_diff"),
+        "engine": engine,
+        "provider": a.provider,
+    }
+
+
+def cells(row: dict[str, Any], names: tuple[str, ...]) -> list[str]:
+    """Formatted cells; a row without figures carries its status and reason after the artifact name."""
+    if row["status"] != STATUS_OK:
+        return [row["artifact"], f"{row['status']}: {row['error'] or 'no measurement'}"] + [""] * (
+            len(names) - 2
+        )
+    return [COLUMNS[n].fmt(row.get(COLUMNS[n].key)) for n in names]
+
+
+def text_table(run: BenchRun, baseline: str | None = None, names: tuple[str, ...] = TERMINAL_COLUMNS) -> str:
+    """A plain aligned table for the terminal; failed rows span the line after the artifact name."""
+    headers = [COLUMNS[n].header for n in names]
+    body = rows(run, baseline)
+    table = [cells(r, names) for r in body]
+    widths = [len(h) for h in headers]
+    for r, line in zip(body, table, strict=True):
+        if r["status"] == STATUS_OK:
+            widths = [max(w, len(c)) for w, c in zip(widths, line, strict=True)]
+        else:
+            widths[0] = max(widths[0], len(line[0]))
+
+    def fmt(line: list[str]) -> str:
+        parts = [
+            c.ljust(w) if COLUMNS[n].align == "left" else c.rjust(w)
+            for n, c, w in zip(names, line, widths, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    out = [fmt(headers)]
+    for r, line in zip(body, table, strict=True):
+        out.append(fmt(line) if r["status"] == STATUS_OK else f"{line[0].ljust(widths[0])}  {line[1]}")
+    return "\n".join(out)
