@@ -281,7 +281,7 @@ def _splits(card: ModelCard, run_dir: Path, splits, data: dict | None, *, requir
 
 
 def _calibration_set(splits, n: int, seed: int) -> CalibrationSet:
-    source = splits.train if len(splits.train.labels) else splits.val
+    source = splits.train if len(splits.train.labels) or splits.val is None else splits.val
     if not len(source.labels):
         raise InputError("int8 needs calibration images, and the data have no training or validation images")
     return CalibrationSet.sample(source.images, source.labels, n, seed)
@@ -289,8 +289,15 @@ def _calibration_set(splits, n: int, seed: int) -> CalibrationSet:
 
 def _held_out(model, splits, val_samples: int | None, seed: int) -> validation.HeldOut:
     """The test split; topped up from the validation split to :data:`MIN_HELD_OUT` when it is smaller."""
-    images, labels = splits.test.images, splits.test.labels
-    val = getattr(splits, "val", None)
+    test, val = getattr(splits, "test", None), getattr(splits, "val", None)
+    if test is None:
+        test, val = val, None
+    if test is None:
+        raise InputError(
+            "no held-out images to validate with (no test or validation split); "
+            "pass --no-validate to skip validation"
+        )
+    images, labels = test.images, test.labels
     if len(labels) < MIN_HELD_OUT and val is not None and len(val.labels):
         top_up = stratified_indices(val.labels, MIN_HELD_OUT - len(labels), seed)
         images = np.concatenate([images, val.images[top_up]]) if len(labels) else val.images[top_up]

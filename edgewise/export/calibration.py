@@ -34,8 +34,8 @@ def stratified_indices(labels: np.ndarray, n: int, seed: int = DEFAULT_SEED) -> 
         where = np.flatnonzero(shuffled == cls)
         rank[where] = np.arange(len(where))
         frequency[where] = len(where)
-    # (rank + 0.5) / count interleaves the classes in proportion to their frequency.
-    key = (rank + 0.5) / frequency
+    # One of every class first, then (rank + 0.5) / count interleaves the classes in proportion.
+    key = np.where(rank == 0, 0.0, (rank + 0.5) / frequency)
     return order[np.argsort(key, kind="stable")[:n]]
 
 

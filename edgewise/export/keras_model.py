@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,20 @@ def load(path: str | os.PathLike):
     try:
         return keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as e:  # Keras raises ValueError, TypeError, OSError... for a model it cannot rebuild
-        raise ModelFileError(f"{path}: cannot load the Keras model ({_first_line(e)})") from None
+        raise ModelFileError(f"{path}: cannot load the Keras model ({_load_failure(e)})") from None
+
+
+def _load_failure(e: BaseException) -> str:
+    """The innermost cause: Keras wraps "Could not locate class 'X'" in a generic deserialisation error."""
+    while (e.__cause__ or e.__context__) is not None:
+        e = e.__cause__ or e.__context__
+    match = re.search(r"Could not locate class '([^']+)'", str(e))
+    if match:
+        return (
+            f"custom layer {match.group(1)!r} is not registered; the code defining it, decorated with "
+            "@keras.saving.register_keras_serializable, must be imported before the model can be exported"
+        )
+    return _first_line(e)
 
 
 def _register_zoo_layers() -> None:

@@ -39,6 +39,12 @@ def to_onnx(model, opset: int = DEFAULT_OPSET):
             proto, _ = tf2onnx.convert.from_function(fn, input_signature=[spec], opset=opset)
     except Exception as e:  # tf2onnx raises ValueError/RuntimeError/KeyError for unsupported graphs
         raise ConversionError(f"ONNX conversion (opset {opset}) failed: {converter_message(e)}") from None
+    unsupported = _unknown_ops(proto)
+    if unsupported:
+        raise ConversionError(
+            f"ONNX conversion (opset {opset}) failed: tf2onnx has no ONNX equivalent for "
+            f"{', '.join(unsupported)} (a custom layer or op)"
+        )
     _check(proto, "ONNX conversion")
     return proto
 
@@ -175,6 +181,13 @@ def tool_versions(quantize: Quantize) -> dict[str, str]:
 
         tools["onnxconverter_common"] = onnxconverter_common.__version__
     return tools
+
+
+def _unknown_ops(proto) -> list[str]:
+    """Ops tf2onnx left in the graph under their TensorFlow names because ONNX has no such op."""
+    import onnx
+
+    return sorted({node.op_type for node in proto.graph.node if not onnx.defs.has(node.op_type, node.domain)})
 
 
 def _check(proto, what: str) -> None:

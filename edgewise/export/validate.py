@@ -133,7 +133,7 @@ def failures(parity: Parity, threshold: Threshold) -> list[str]:
     if threshold.max_abs_diff is not None and parity.max_abs_diff > threshold.max_abs_diff:
         missed.append(
             f"max abs diff {parity.max_abs_diff:.3g} > {threshold.max_abs_diff:g} "
-            f"({parity.max_abs_diff / threshold.max_abs_diff:.1f}x over)"
+            f"(over by {parity.max_abs_diff - threshold.max_abs_diff:.3g})"
         )
     if threshold.max_drop is not None and parity.drop_pp > threshold.max_drop:
         missed.append(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,9 +64,13 @@ def build_run(directory: Path, splits: Splits, *, epochs: int = 12) -> Path:
     outputs = keras.layers.Dense(CLASSES, activation="softmax")(x)
     model = keras.Model(inputs, outputs)
     model.compile(optimizer=keras.optimizers.Adam(0.02), loss="sparse_categorical_crossentropy")
-    model.fit(splits.train.images.astype("float32"), splits.train.labels, epochs=epochs, batch_size=32, verbose=0)
+    model.fit(
+        splits.train.images.astype("float32"), splits.train.labels, epochs=epochs, batch_size=32, verbose=0
+    )
     directory.mkdir(parents=True, exist_ok=True)
-    model.save(directory / "model.keras")
+    with warnings.catch_warnings():  # Keras 3.15 + NumPy 2 emit a copy= DeprecationWarning while saving
+        warnings.simplefilter("ignore", DeprecationWarning)
+        model.save(directory / "model.keras")
     ModelCard(labels=list(LABELS), input=InputSpec(shape=(SIZE, SIZE, 1)), model="band_cnn").save(directory)
     return directory
 
