@@ -22,7 +22,7 @@ from edgewise.runtime.card import InputSpec, ModelCard, Preprocessing
 from edgewise.runtime.errors import InputError
 from edgewise.train import distribute, run_dir, zoo
 from edgewise.train.data import NAMED_SOURCES, Splits, load_splits
-from edgewise.train.loop import Plan
+from edgewise.train.loop import Plan, has_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,14 @@ def train(
     if len(splits.val) == 0:
         raise InputError(f"{data}: no validation images; use a val/ folder or a --val-fraction above 0")
 
-    trained, state, replicas = _fit(model, splits, plan, out, strategy_name, resume, writer, weights)
+    try:
+        trained, state, replicas = _fit(model, splits, plan, out, strategy_name, resume, writer, weights)
+    except KeyboardInterrupt:
+        if writer and has_checkpoint(out / run_dir.CHECKPOINTS):
+            log.warning(
+                "interrupted: finished epochs are saved; run the same command with --resume to continue"
+            )
+        raise
     if not writer:
         return out
     metrics = evaluate(trained, splits, plan.batch_size)
@@ -172,13 +179,11 @@ def _fit(model_name, splits, plan, out, strategy_name, resume, writer, weights):
     if plan.batch_size % replicas:
         raise InputError(f"batch size {plan.batch_size} is not divisible by the {replicas} replicas")
     keras.utils.set_random_seed(plan.seed)
+    # Every worker reads checkpoints from the run directory (a shared file system for --resume across
+    # machines); only the chief writes them.
     checkpoints = out / run_dir.CHECKPOINTS
-    if not writer:
-        import tempfile
-
-        checkpoints = Path(tempfile.mkdtemp(prefix="edgewise-worker-"))
     augmenter = build_augmenter(plan.augmentations, seed=plan.seed) if plan.augmentations else None
-    first_epoch = loop.State.load(checkpoints / loop.STATE_FILE).epoch if resume and writer else 0
+    first_epoch = loop.State.load(checkpoints / loop.STATE_FILE).epoch if resume else 0
     train_ds = make_dataset(
         splits.train,
         plan.batch_size,

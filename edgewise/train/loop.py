@@ -141,9 +141,6 @@ class EpochCheckpoint:
                     self._save(self.directory / st.checkpoint)
                     if improved:
                         self._save(self.directory / BEST_FILE)
-                # Every worker runs the same save (collective ops), only the chief keeps the files.
-                if not self.writer:
-                    self._save_elsewhere()
                 if st.wait >= self.plan.patience and st.epoch < self.phase_end:
                     log.info("early stopping: no %s improvement for %d epochs", MONITOR, st.wait)
                     st.stopped_early = True
@@ -156,12 +153,6 @@ class EpochCheckpoint:
             def _save(self, path: Path) -> None:
                 with atomic.atomic_path(path) as tmp:
                     self.model.save(tmp)
-
-            def _save_elsewhere(self) -> None:
-                import tempfile
-
-                with tempfile.TemporaryDirectory() as tmp:
-                    self.model.save(Path(tmp) / "worker.keras")
 
         return _Callback(*args, **kwargs)
 
@@ -180,11 +171,14 @@ def fit(
 ) -> tuple[Any, State]:
     """Train (or resume) and return the best model (by validation accuracy) and the final state.
 
+    Only the ``writer`` (the chief of a multi-worker run) keeps checkpoints and gets a model back.
+
     ``build_model()`` creates the uncompiled model; it is called inside the strategy's scope.
     """
     import keras
 
-    checkpoints.mkdir(parents=True, exist_ok=True)
+    if writer:
+        checkpoints.mkdir(parents=True, exist_ok=True)
     state = State(plan=asdict(plan))
     model = None
     if resume:
@@ -229,12 +223,14 @@ def fit(
         if state.stopped_early and fine_tune:
             break
 
-    best = checkpoints / BEST_FILE
-    if writer and best.is_file() and state.best_epoch != state.epoch:
+    if not writer:
+        return None, state
+    # The returned model is reloaded outside the strategy's scope: plain variables, so evaluating and
+    # saving it needs no collective ops (other workers of a multi-worker run have already finished).
+    final = BEST_FILE if (checkpoints / BEST_FILE).is_file() else state.checkpoint
+    if final == BEST_FILE and state.best_epoch != state.epoch:
         log.info("restoring the best epoch (%d, %s %.4f)", state.best_epoch, MONITOR, state.best)
-        with strategy.scope():
-            model = keras.models.load_model(best)
-    return model, state
+    return keras.models.load_model(checkpoints / final), state
 
 
 def has_checkpoint(checkpoints: Path) -> bool:

@@ -139,7 +139,15 @@ def _classifier(x, num_classes: int):
 
 
 @register_model(
-    input_size=(28, 28), channels=1, epochs=15, batch_size=128, lr=3e-3, min_size=8, size_multiple=4
+    input_size=(28, 28),
+    channels=1,
+    epochs=12,
+    batch_size=128,
+    lr=3e-3,
+    augment=True,
+    augmentations=("flip", "translate"),
+    min_size=8,
+    size_multiple=4,
 )
 def fashion_cnn(input_shape, num_classes):
     """Small BatchNorm CNN for 28x28 grayscale (Fashion-MNIST): ~65k parameters, the demo default."""
