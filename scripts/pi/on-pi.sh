@@ -1,40 +1,47 @@
 #!/bin/bash
-# What scripts/pi-check runs inside the emulated Raspberry Pi (Debian bookworm arm64, Python 3.11), from
-# /opt/pi-check holding: dist/edgewise-*.whl, wheels/<venv>/ (arm64 wheels), bundle/, sample.png.
-#   on-pi.sh install VENV EXTRAS   python3 -m venv + offline pip install of edgewise[EXTRAS]
-#   on-pi.sh check VENV OUT        raw outputs, `edgewise bench --json`, `edgewise predict` -> OUT
-# `check` records each command's exit code in OUT/<command>.rc for parity.py rather than stopping.
+# What scripts/pi-check runs inside the emulated Raspberry Pi (Debian bookworm arm64, Python 3.11), in
+# /opt/pi-check holding dist/edgewise-*.whl, wheels/<venv>/ (arm64 wheels), bundle/ and sample.png:
+#   on-pi.sh install VENV EXTRAS   python3 -m venv, then an offline pip install of edgewise[EXTRAS]
+#   on-pi.sh check VENV OUT LABEL  raw outputs, `edgewise bench`, `edgewise predict --json` into OUT
+# `check` records each command's exit code in OUT/<command>.rc for parity.py instead of stopping.
 set -uo pipefail
 shopt -s nullglob
 cd /opt/pi-check
 
 install() {
   local venv=$1 extras=$2 wheel
-  wheel=$(ls dist/edgewise-*.whl)
   set -e
+  wheel=$(ls dist/edgewise-*.whl)
   python3 -m venv "/opt/venv-$venv"
   "/opt/venv-$venv/bin/pip" install --quiet --no-index --find-links "wheels/$venv" "$wheel[$extras]"
-  "/opt/venv-$venv/bin/pip" list --format=freeze
+  "/opt/venv-$venv/bin/pip" list --format=freeze >"pip-freeze-$venv.txt"
+  grep -iE '^(edgewise|ai-edge-litert|onnxruntime|tflite-runtime|numpy|pillow)==' "pip-freeze-$venv.txt" |
+    tr '\n' ' '
+  echo
 }
 
 check() {
-  local venv=$1 out=$2 model rc
+  local venv=$1 out=$2 label=$3 rc=0 model
+  local models=(bundle/model_*.tflite bundle/model_*.onnx) bench_what=(bundle) outputs_args=()
   export PATH="/opt/venv-$venv/bin:$PATH"
   mkdir -p "$out"
-  if [ "$venv" = tflite ]; then
-    python outputs.py bundle "$out" --format tflite --expect tflite=tflite_runtime 2>"$out/outputs.log"
+  if [ "$venv" = tflite ]; then  # no onnxruntime here: the .tflite files must fall back to tflite_runtime
+    models=(bundle/model_*.tflite)
+    bench_what=("${models[@]}")
+    outputs_args=(--format tflite --expect tflite=tflite_runtime)
   else
-    python outputs.py bundle "$out" --expect tflite=litert --expect onnx=onnxruntime 2>"$out/outputs.log"
+    outputs_args=(--expect tflite=litert --expect onnx=onnxruntime)
   fi
+
+  python outputs.py bundle "$out" "${outputs_args[@]}" 2>"$out/outputs.log"
   echo $? >"$out/outputs.rc"
 
-  edgewise bench bundle --json >"$out/bench.json" 2>"$out/bench.log"
+  edgewise bench "${bench_what[@]}" --runs 20 --warmup 2 --label "$label" --out "$out/bench" >"$out/bench.log" 2>&1
   echo $? >"$out/bench.rc"
 
-  rc=0
-  for model in bundle/model_*.tflite bundle/model_*.onnx; do
-    [ "$venv" = tflite ] && [ "${model##*.}" = onnx ] && continue
-    edgewise predict "$model" sample.png >"$out/predict-$(basename "$model").txt" 2>>"$out/predict.log" || rc=$?
+  for model in "${models[@]}"; do
+    edgewise predict "$model" sample.png --json --top 3 >"$out/predict-${model#bundle/}.json" \
+      2>>"$out/predict.log" || rc=$?
   done
   echo $rc >"$out/predict.rc"
 }

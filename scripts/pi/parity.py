@@ -1,11 +1,13 @@
-"""Compare the emulated Pi's raw outputs with the host's and print the parity table.
+"""Compare the emulated Pi's outputs with the host's and print the parity table.
 
-``python parity.py HOST_DIR RESULTS_DIR``: HOST_DIR holds the host's ``outputs.json`` and ``<artifact>.npy``
-(written by outputs.py); RESULTS_DIR holds one such directory per ``<cpu>/<venv>`` plus the exit codes of
-``edgewise bench --json`` and ``edgewise predict`` run there. Exit status 1 on any mismatch or failure.
+``python parity.py HOST_DIR RESULTS_DIR``: HOST_DIR holds the host's raw outputs (``outputs.json`` and
+``<artifact>.npy``, written by outputs.py), its ``bench/bench.json`` and ``predict-<artifact>.json``;
+RESULTS_DIR holds the same per ``<cpu>/<venv>`` run in the emulated Pi, plus each command's exit code.
+Exit status 1 on any mismatch or failure.
 
 The rules (issue 6): top-1 agreement with the host must be 100% on the parity set; float artifacts may
-differ by at most 1e-5; int8 artifacts must give identical outputs.
+differ by at most 1e-5; int8 artifacts must give identical outputs. The same rules apply to the parity
+figures of the bench reports and to the scores that ``edgewise predict`` prints.
 """
 
 from __future__ import annotations
@@ -49,6 +51,13 @@ def compare(host: np.ndarray, pi: np.ndarray, quantize: str) -> Parity:
     return Parity(agreement, max_abs_diff, identical, True)
 
 
+def emulated_cpus(results: Path) -> list[tuple[str, str]]:
+    """(cpu, label) for each CPU model that has results: the Pi 4 and Pi 5 first, then any other."""
+    present = sorted(p.name for p in results.iterdir() if p.is_dir()) if results.is_dir() else []
+    ordered = [c for c in DEVICES if c in present] + [c for c in present if c not in DEVICES]
+    return [(cpu, DEVICES.get(cpu, f"qemu {cpu}")) for cpu in ordered]
+
+
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
@@ -57,25 +66,75 @@ def exit_code(path: Path) -> int | None:
     return int(path.read_text().strip()) if path.is_file() else None
 
 
-def command_status(run_dir: Path, command: str) -> tuple[str, bool]:
-    """``ok`` / ``failed (rc N)`` for a command whose exit code pi-check saved as ``<command>.rc``."""
+def figures_match(pi: float, host: float, quantize: str) -> bool:
+    return pi == host if quantize == "int8" else abs(pi - host) <= FLOAT_TOLERANCE
+
+
+def bench_problems(run_dir: Path, host_dir: Path) -> list[str]:
+    """Why the Pi's ``edgewise bench`` report disagrees with the host's (empty when it agrees)."""
+    pi = json.loads((run_dir / "bench" / "bench.json").read_text())["artifacts"]
+    host = {a["file"]: a for a in json.loads((host_dir / "bench" / "bench.json").read_text())["artifacts"]}
+    engines = {name: meta["backend"] for name, meta in read_json(run_dir / "outputs.json").items()}
+    if not pi:
+        return ["no artifacts benchmarked"]
+    problems = []
+    for a in pi:
+        name, p = a["file"], a.get("parity") or {}
+        h = (host.get(name) or {}).get("parity") or {}
+        if a.get("status") != "ok":
+            problems.append(f"{name}: {a.get('error') or a.get('status')}")
+        elif name in engines and a.get("engine") != engines[name]:
+            problems.append(f"{name}: ran on {a.get('engine')}, expected {engines[name]}")
+        elif not p or not h:
+            problems.append(f"{name}: no parity figures")
+        elif p["accuracy"] != h["accuracy"] or p["agreement"] != h["agreement"]:
+            problems.append(f"{name}: accuracy/agreement {p['accuracy']}/{p['agreement']} != host's")
+        elif not figures_match(p["max_abs_diff"], h["max_abs_diff"], a["quantize"]):
+            problems.append(f"{name}: max diff to reference {p['max_abs_diff']:.3g} != host's")
+    return problems
+
+
+def predict_problems(run_dir: Path, host_dir: Path) -> list[str]:
+    """Why the Pi's ``edgewise predict --json`` lines disagree with the host's (empty when they agree)."""
+    problems = []
+    meta = read_json(run_dir / "outputs.json")
+    for path in sorted(run_dir.glob("predict-*.json")):
+        name = path.name[len("predict-") : -len(".json")]
+        pi = json.loads(path.read_text().splitlines()[0])["predictions"]
+        host = json.loads((host_dir / path.name).read_text().splitlines()[0])["predictions"]
+        quantize = (meta.get(name) or {}).get("quantize", "fp32")
+        host_scores = {p["label"]: p["score"] for p in host}
+        if pi[0]["label"] != host[0]["label"]:
+            problems.append(f"{name}: top label {pi[0]['label']} != host's {host[0]['label']}")
+        elif any(
+            p["label"] not in host_scores or not figures_match(p["score"], host_scores[p["label"]], quantize)
+            for p in pi
+        ):
+            problems.append(f"{name}: scores differ from the host's")
+    return problems or ([] if any(run_dir.glob("predict-*.json")) else ["no predictions"])
+
+
+def command_status(run_dir: Path, host_dir: Path, command: str) -> tuple[str, bool]:
+    """``ok (...)`` or why not, for a command whose exit code pi-check saved as ``<command>.rc``."""
     rc = exit_code(run_dir / f"{command}.rc")
     if rc is None:
         return "not run", False
     if rc != 0:
-        return f"failed (rc {rc})", False
-    if command == "bench":
-        try:
-            json.loads((run_dir / "bench.json").read_text())
-        except (OSError, ValueError):
-            return "no valid JSON", False
-    return "ok", True
+        return f"FAIL: rc {rc} (see {command}.log)", False
+    check = bench_problems if command == "bench" else predict_problems
+    try:
+        problems = check(run_dir, host_dir)
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as e:
+        return f"FAIL: unreadable output ({type(e).__name__}: {e})", False
+    if problems:
+        return f"FAIL: {problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""), False
+    return "ok, = host", True
 
 
 def parity_rows(host_dir: Path, results: Path) -> tuple[list[list[str]], bool]:
     host_meta = read_json(host_dir / "outputs.json")
     rows, all_ok = [], True
-    for cpu, device in DEVICES.items():
+    for cpu, device in emulated_cpus(results):
         runs = sorted(p for p in (results / cpu).glob("*") if p.is_dir())
         found = {}
         for run_dir in runs:
@@ -107,15 +166,15 @@ def parity_rows(host_dir: Path, results: Path) -> tuple[list[list[str]], bool]:
                         verdict,
                     ]
                 )
-    return rows, all_ok
+    return rows, all_ok and bool(rows)
 
 
-def command_rows(results: Path) -> tuple[list[list[str]], bool]:
+def command_rows(host_dir: Path, results: Path) -> tuple[list[list[str]], bool]:
     rows, all_ok = [], True
-    for cpu, device in DEVICES.items():
+    for cpu, device in emulated_cpus(results):
         for run_dir in sorted(p for p in (results / cpu).glob("*") if p.is_dir()):
-            bench, bench_ok = command_status(run_dir, "bench")
-            predict, predict_ok = command_status(run_dir, "predict")
+            bench, bench_ok = command_status(run_dir, host_dir, "bench")
+            predict, predict_ok = command_status(run_dir, host_dir, "predict")
             all_ok &= bench_ok and predict_ok
             rows.append([device, run_dir.name, bench, predict])
     return rows, all_ok and bool(rows)
@@ -123,7 +182,10 @@ def command_rows(results: Path) -> tuple[list[list[str]], bool]:
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
@@ -137,8 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     header = ["device", "engine", "mode", "artifact", "top-1 = host", "max |diff|", "identical", "verdict"]
     print(markdown_table(header, rows))
     print()
-    commands, commands_ok = command_rows(args.results)
-    print(markdown_table(["device", "venv", "edgewise bench --json", "edgewise predict"], commands))
+    commands, commands_ok = command_rows(args.host_dir, args.results)
+    print(markdown_table(["device", "venv", "edgewise bench", "edgewise predict --json"], commands))
     return 0 if parity_ok and commands_ok else 1
 
 

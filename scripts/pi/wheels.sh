@@ -37,8 +37,8 @@ fetch_wheels() {
   rm -rf "$dir.tmp"
   # shellcheck disable=SC2046
   "$py" -m pip download --quiet --disable-pip-version-check --only-binary=:all: --python-version 3.11 \
-    --implementation cp $(aarch64_platform_args) --dest "$dir.tmp" "$@" \
-    || die "pip download of arm64 wheels failed: $*"
+    --implementation cp $(aarch64_platform_args) --dest "$dir.tmp" "$@" 2>"$WORK/pip-download.log" \
+    || { tail -n 20 "$WORK/pip-download.log" >&2; die "pip download of arm64 wheels failed: $*"; }
   echo "$stamp" >"$dir.tmp/.requirements"
   rm -rf "$dir"
   mv "$dir.tmp" "$dir"
@@ -54,7 +54,7 @@ build_edgewise_wheel() {
   local isolation=()
   "$py" -c "import setuptools, wheel" 2>/dev/null && isolation=(--no-build-isolation)
   "$py" -m pip wheel --quiet --disable-pip-version-check --no-deps "${isolation[@]}" -w "$dest" "$src" \
-    >/dev/null || die "building the edgewise wheel failed"
+    >"$WORK/wheel.log" 2>&1 || { tail -n 20 "$WORK/wheel.log" >&2; die "building the edgewise wheel failed"; }
   rm -rf "$src"
   log "built $(basename "$dest"/edgewise-*.whl)"
 }
