@@ -42,6 +42,7 @@ def latency_per_artifact(run: BenchRun) -> bytes | None:
     ax.set_yticks(list(y), [b[0] for b in bars], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel(f"latency per call, ms (bar: p50, whisker: p99; batch {_smallest_batch(run)})")
+    _log_if_wide(ax, [b[1] for b in bars] + [b[2] for b in bars])
     ax.set_title(f"Latency per artifact — {run.label}")
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
@@ -56,12 +57,15 @@ def accuracy_vs_size(run: BenchRun) -> bytes | None:
     ax = fig.add_subplot()
     for i, (kb, acc, name) in enumerate(points):
         ax.scatter([kb], [100 * acc], color=PALETTE[i % 8], s=40, zorder=3)
-        ax.annotate(name, (kb, 100 * acc), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        ax.annotate(
+            name, (kb, 100 * acc), textcoords="offset points", xytext=(5, 4 + 9 * (i % 2)), fontsize=8
+        )
     reference = next((a.parity.get("reference_accuracy") for a in _measured(run) if a.parity), None)
     if reference is not None:
         ax.axhline(100 * reference, color="#888", linestyle="--", linewidth=1, label="Keras reference")
         ax.legend(fontsize=8, loc="lower right")
     ax.set_xscale("log")
+    _plain_ticks(ax.xaxis)
     ax.set_xlabel("file size, KB (log scale)")
     ax.set_ylabel("top-1 accuracy, %")
     ax.set_title(f"Accuracy vs size — {run.label}")
@@ -81,16 +85,15 @@ def latency_distribution(run: BenchRun) -> bytes | None:
         return None
     fig = _figure(height=0.8 + 0.32 * len(series))
     ax = fig.add_subplot()
-    ax.boxplot(
-        [s for _, s in series],
-        vert=False,
-        widths=0.6,
-        showfliers=True,
-        flierprops={"markersize": 2, "alpha": 0.5},
-    )
+    style = {"widths": 0.6, "showfliers": True, "flierprops": {"markersize": 2, "alpha": 0.5}}
+    try:
+        ax.boxplot([s for _, s in series], orientation="horizontal", **style)
+    except TypeError:  # matplotlib < 3.10
+        ax.boxplot([s for _, s in series], vert=False, **style)
     ax.set_yticks(range(1, len(series) + 1), [name for name, _ in series], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel(f"latency per call, ms ({threads} threads, batch {_smallest_batch(run)})")
+    _log_if_wide(ax, [x for _, samples in series for x in samples])
     ax.set_title(f"Latency distribution — {run.label}")
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
@@ -121,6 +124,21 @@ def devices_latency(merged: BenchMerge) -> bytes | None:
     ax.legend(fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
+
+
+def _log_if_wide(ax, values: list[float]) -> None:
+    """A log axis when a few slow outliers would squash every bar into the first pixels."""
+    positive = [v for v in values if v > 0]
+    if positive and max(positive) / min(positive) > 20:
+        ax.set_xscale("log")
+        ax.set_xlabel(ax.get_xlabel() + " (log scale)")
+
+
+def _plain_ticks(axis) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
 
 
 def _measured(run: BenchRun) -> list[ArtifactResult]:

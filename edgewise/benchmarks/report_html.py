@@ -32,6 +32,7 @@ th, td { border-bottom: 1px solid #e2e2e2; padding: 3px 8px; text-align: right; 
 th { background: #f6f6f6; } td.l, th.l { text-align: left; }
 tr.fail td { color: #a33; }
 figure { margin: 12px 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+.scroll { overflow-x: auto; }
 .note { background: #fff8e1; border-left: 4px solid #f0b400; padding: 6px 10px; }
 """
 
@@ -132,7 +133,10 @@ def _results_table(run: BenchRun, baseline: str | None) -> str:
                 )
                 + "</tr>"
             )
-    return f'<table id="results"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return (
+        f'<div class="scroll"><table id="results"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def _devices_table(merged: BenchMerge) -> str:

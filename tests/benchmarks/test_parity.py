@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from edgewise.benchmarks import parity
+from edgewise.runtime.errors import ModelFileError
+
+
+def test_figures_on_known_outputs():
+    labels = np.array([0, 1, 2, 1])
+    reference = np.array(
+        [[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.6, 0.3, 0.1]], dtype=np.float32
+    )  # right, right, right, wrong
+    outputs = reference.copy()
+    outputs[2] = [0.5, 0.3, 0.2]  # now wrong, and disagrees with the reference
+    f = parity.figures(outputs, labels, reference)
+    assert f["samples"] == 4
+    assert f["reference_accuracy"] == 0.75
+    assert f["accuracy"] == 0.5
+    assert f["agreement"] == 0.75
+    assert f["max_abs_diff"] == pytest.approx(0.5)
+    assert f["mean_abs_diff"] == pytest.approx((0.4 + 0.1 + 0.5) / 12)
+
+
+def test_shape_mismatch_is_a_one_line_error():
+    with pytest.raises(ModelFileError, match="shape"):
+        parity.figures(np.zeros((2, 3)), np.zeros(2, dtype=int), np.zeros((2, 4), dtype=np.float32))
+
+
+def test_load_parity_round_trip_and_bad_files(tmp_path):
+    good = tmp_path / "parity.npz"
+    images = np.zeros((5, 4, 4, 1), np.uint8)
+    np.savez(good, images=images, labels=np.arange(5), reference=np.full((5, 2), 0.5, np.float32))
+    loaded = parity.load_parity(good)
+    assert len(loaded) == 5 and loaded.labels.dtype == np.int64
+    assert parity.find_parity(tmp_path) == good
+    assert parity.find_parity(tmp_path / "model.tflite") == good
+
+    missing = tmp_path / "missing.npz"
+    np.savez(missing, images=images, labels=np.arange(5))
+    with pytest.raises(ModelFileError, match=r"missing\.npz: parity file lacks reference"):
+        parity.load_parity(missing)
+
+    ragged = tmp_path / "ragged.npz"
+    np.savez(ragged, images=images, labels=np.arange(4), reference=np.zeros((5, 2), np.float32))
+    with pytest.raises(ModelFileError, match="disagree in length"):
+        parity.load_parity(ragged)
+
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a zip file")
+    with pytest.raises(ModelFileError, match=r"junk\.npz: cannot read parity file"):
+        parity.load_parity(junk)
+
+
+class _HalfBackend:
+    """A fake engine that answers the reference but only takes two images per call."""
+
+    max_batch = 2
+
+    def __init__(self, reference):
+        self.reference = reference
+        self.calls = []
+
+    def run(self, batch):
+        self.calls.append(len(batch))
+        start = sum(self.calls[:-1])
+        return self.reference[start : start + len(batch)]
+
+
+def test_evaluate_respects_max_batch():
+    ref = np.eye(3, dtype=np.float32)[[0, 1, 2, 0, 1]]
+    ps = parity.ParitySet(np.zeros((5, 2, 2, 1), np.uint8), np.array([0, 1, 2, 0, 1]), ref)
+    backend = _HalfBackend(ref)
+    f = parity.evaluate(backend, ps)
+    assert backend.calls == [2, 2, 1]
+    assert f["accuracy"] == 1.0 and f["agreement"] == 1.0 and f["max_abs_diff"] == 0.0
