@@ -277,7 +277,13 @@ def _splits(card: ModelCard, run_dir: Path, splits, data: dict | None, *, requir
         raise InputError(
             f"cannot load the training data ({e}); pass --no-validate for fp32/fp16/dynamic"
         ) from None
-    return load_splits(**kwargs)
+    splits = load_splits(**kwargs)
+    if list(splits.class_names) != list(card.labels):
+        raise InputError(
+            f"the data at {kwargs['source']} have classes {list(splits.class_names)}, but the model card "
+            f"{run_dir / CARD_FILE} has labels {card.labels}; pass --data with the data it was trained on"
+        )
+    return splits
 
 
 def _calibration_set(splits, n: int, seed: int) -> CalibrationSet:

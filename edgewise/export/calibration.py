@@ -66,11 +66,17 @@ class CalibrationSet:
         """For ``tf.lite.TFLiteConverter.representative_dataset``: one image per step."""
         return lambda: ([batch] for batch in self.batches(1))
 
-    def reader(self, input_name: str, batch_size: int = 16):
-        """An ``onnxruntime.quantization.CalibrationDataReader`` over these images."""
+    def reader(self, input_name: str, batch_size: int | None = None):
+        """An ``onnxruntime.quantization.CalibrationDataReader`` over these images.
+
+        By default batches are as large as possible up to 16 but all of one size: ORT's histogram
+        calibrators (entropy, percentile) stack the per-batch outputs and fail on a ragged last batch.
+        """
         from onnxruntime.quantization import CalibrationDataReader
 
         images = self
+        if batch_size is None:
+            batch_size = max(d for d in range(1, 17) if len(self) % d == 0)
 
         class _Reader(CalibrationDataReader):
             def __init__(self):

@@ -18,7 +18,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 SIZE, CLASSES = 8, 3
-LABELS = ["top", "middle", "bottom"]
+LABELS = ["a_top", "b_middle", "c_bottom"]  # sorted, as an image folder orders its classes
 
 
 @dataclass

@@ -49,6 +49,16 @@ def test_one_source_feeds_tflite_and_onnx_runtime_identically():
     assert reader.get_next() is not None
 
 
+def test_onnx_batches_are_all_one_size():
+    pytest.importorskip("onnxruntime")
+    calib = CalibrationSet(np.zeros((300, 2, 2, 1), np.uint8))
+    reader = calib.reader("x")
+    sizes = set()
+    while (feed := reader.get_next()) is not None:
+        sizes.add(len(feed["x"]))
+    assert sizes == {15}
+
+
 def test_empty_data_cannot_calibrate():
     with pytest.raises(ValueError):
         CalibrationSet.sample(np.zeros((0, 4, 4, 1), np.uint8), np.zeros(0, np.int64))

@@ -47,6 +47,7 @@ def test_export_reloads_the_data_from_the_card_and_prints_a_table(cli_run, capsy
     assert card.artifacts["model_int8.onnx"].calibration_samples == 50
     # the folder has 400 test images; the held-out set is topped up from the validation split
     assert card.artifacts["model_int8.tflite"].parity["samples"] > 400
+    assert card.artifacts["model_int8.tflite"].parity["reference_accuracy"] > 0.95
     assert np.load(cli_run / "parity.npz", allow_pickle=False)["images"].shape == (300, 8, 8, 1)
 
 
@@ -96,6 +97,14 @@ def test_bad_options_are_one_line_errors(cli_run, capsys, args, words):
     assert main(["export", str(cli_run), *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0], err
+
+
+def test_data_whose_classes_disagree_with_the_card(cli_run, capsys):
+    card = ModelCard.load(cli_run)
+    card.labels = card.labels[::-1]
+    card.save(cli_run)
+    assert main(["export", str(cli_run)]) == 2
+    assert "have classes ['a_top', 'b_middle', 'c_bottom'], but the model card" in capsys.readouterr().err
 
 
 def test_run_without_a_model(tmp_path, capsys):

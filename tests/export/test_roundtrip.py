@@ -82,7 +82,7 @@ def test_onnx_files_carry_the_card_and_a_dynamic_batch(bundle):
         proto = onnx.load(run / artifact_name("onnx", mode))
         props = {p.key: p.value for p in proto.metadata_props}
         embedded = ModelCard.from_json(props[ONNX_METADATA_KEY])
-        assert embedded.labels == ["top", "middle", "bottom"]
+        assert embedded.labels == ["a_top", "b_middle", "c_bottom"]
         assert list(embedded.artifacts) == [artifact_name("onnx", mode)]
         dim = proto.graph.input[0].type.tensor_type.shape.dim[0]
         assert not dim.HasField("dim_value"), "batch dimension must be dynamic"
