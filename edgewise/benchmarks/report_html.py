@@ -69,6 +69,8 @@ def render_run(run: BenchRun, baseline: str | None = None) -> str:
             ]
         ),
     ]
+    if any(a.parity for a in run.artifacts):
+        body += ["<h2>Accuracy parity</h2>", _parity_table(run)]
     notes = notes_for(run)
     if notes:
         body += ["<h2>Notes</h2>", "<ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>"]
@@ -137,6 +139,25 @@ def _results_table(run: BenchRun, baseline: str | None) -> str:
         f'<div class="scroll"><table id="results"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
+
+
+def _parity_table(run: BenchRun) -> str:
+    head = (
+        '<tr><th class="l">artifact</th><th>samples</th><th>accuracy</th><th>reference accuracy</th>'
+        "<th>agreement</th><th>max abs diff</th><th>mean abs diff</th></tr>"
+    )
+    rows = []
+    for a in run.artifacts:
+        if not a.parity:
+            continue
+        p = a.parity
+        rows.append(
+            f'<tr><td class="l">{_e(a.file)}</td><td>{_e(p.get("samples"))}</td>'
+            f"<td>{_pct(p.get('accuracy'))}</td><td>{_pct(p.get('reference_accuracy'))}</td>"
+            f"<td>{_pct(p.get('agreement'))}</td><td>{_g(p.get('max_abs_diff'))}</td>"
+            f"<td>{_g(p.get('mean_abs_diff'))}</td></tr>"
+        )
+    return f'<table id="parity"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def _devices_table(merged: BenchMerge) -> str:
@@ -212,6 +233,14 @@ def _page(title: str, body: list[str]) -> str:
 
 def _align(align: str) -> str:
     return "l" if align == "left" else "r"
+
+
+def _pct(v) -> str:
+    return "" if v is None else f"{100 * v:.2f}%"
+
+
+def _g(v) -> str:
+    return "" if v is None else f"{v:.3g}"
 
 
 def _ratio(v) -> str:
