@@ -16,6 +16,7 @@ from edgewise.runtime.preprocess import ImageSource, load_image
 Prediction = list[tuple[str, float]]
 DEFAULT_BATCH = 32
 _PIXEL_DTYPES = (np.dtype(np.uint8), np.dtype(np.float32))
+_PYTHON_SORT_MAX = 64
 
 
 class Classifier:
@@ -112,15 +113,18 @@ class Classifier:
         return self.top_k(self.predict_proba(x), top)
 
     def top_k(self, probs: np.ndarray, top: int = 5) -> list[Prediction]:
-        top = max(1, min(int(top), probs.shape[1]))
+        """``(label, score)`` pairs of the ``top`` best classes per row, best first (ties: lower index)."""
+        n, classes = probs.shape
+        top = max(1, min(int(top), classes))
         labels = self.labels
-        if top == 1:
-            best = probs.argmax(axis=1)
-            return [[(labels[i], float(row[i]))] for i, row in zip(best.tolist(), probs, strict=True)]
-        order = np.argsort(-probs, axis=1, kind="stable")[:, :top]
-        return [
-            [(labels[i], float(row[i])) for i in idx] for idx, row in zip(order.tolist(), probs, strict=True)
-        ]
+        if (
+            n == 1 and classes <= _PYTHON_SORT_MAX
+        ):  # one image, few classes: plain Python is faster than numpy
+            row = probs[0].tolist()
+            best = sorted(range(classes), key=row.__getitem__, reverse=True)[:top]
+            return [[(labels[i], row[i]) for i in best]]
+        order = (-probs).argsort(axis=1, kind="stable")[:, :top].tolist()
+        return [[(labels[i], row[i]) for i in idx] for idx, row in zip(order, probs.tolist(), strict=True)]
 
     def describe(self) -> dict:
         return {
