@@ -13,7 +13,6 @@ import sys
 import tempfile
 import threading
 from collections import Counter
-from importlib import metadata
 
 import numpy as np
 
@@ -159,6 +158,8 @@ class LiteRTBackend:
         return Counter(op.get("op_name", "?") for op in details if op.get("op_name") != "DELEGATE")
 
     def describe(self) -> dict:
+        from importlib import metadata  # only here: it costs ~10 ms of start-up
+
         try:
             version = metadata.version(DISTRIBUTIONS[self.name])
         except metadata.PackageNotFoundError:

@@ -8,8 +8,6 @@ there is one and the CPU otherwise.
 
 from __future__ import annotations
 
-from importlib import metadata
-
 import numpy as np
 
 from edgewise.runtime import onnx_proto
@@ -153,6 +151,8 @@ class OnnxRuntimeBackend:
         return dict(self._session.get_modelmeta().custom_metadata_map)
 
     def describe(self) -> dict:
+        from importlib import metadata  # only here: it costs ~10 ms of start-up
+
         try:
             version = metadata.version("onnxruntime")
         except metadata.PackageNotFoundError:
