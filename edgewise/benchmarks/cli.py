@@ -137,7 +137,7 @@ def bench_command(args: argparse.Namespace) -> int:
     )
     _check_baseline(args.baseline, [t.path.name for t in targets])
     outputs = _outputs(args, targets)
-    run = harness.run_benchmark(targets, settings, label=args.label, command=["edgewise", *sys.argv[1:]])
+    run = harness.run_benchmark(targets, settings, label=args.label, command=_command_line(args))
     _write(run, outputs, args.baseline)
     print(tables.text_table(run, args.baseline or tables.default_baseline(run)))
     _say_written(outputs)
@@ -163,6 +163,26 @@ def bench_command(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _command_line(args: argparse.Namespace) -> list[str]:
+    """The command that reproduces these measurements (outputs and remote options left out)."""
+    cmd = ["edgewise", "bench", *map(str, args.targets)]
+    cmd += [
+        "--runs",
+        str(args.runs),
+        "--warmup",
+        str(args.warmup),
+        "--threads",
+        ",".join(map(str, args.threads)),
+        "--batch",
+        ",".join(map(str, args.batches)),
+    ]
+    if args.device != "cpu":
+        cmd += ["--device", args.device]
+    if args.engine:
+        cmd += ["--engine", args.engine]
+    return cmd
 
 
 def _outputs(args: argparse.Namespace, targets) -> dict[str, Path]:
