@@ -133,7 +133,7 @@ def test_bench_through_ssh_merges_the_remote_run(sshd, bundle_copy, tmp_path, ca
     merged = schema.load(out / "bench-compare.json")
     assert [r.label for r in merged.runs] == ["local", socket.gethostname()]
     html = (out / "bench-compare.html").read_text()
-    assert "<th>local p50</th>" in html and f"<th>vs local</th>" in html
+    assert "<th>local p50</th>" in html and "<th>vs local</th>" in html
     assert html.count("data:image/png;base64,") == 1
     printed = capsys.readouterr().out
     assert printed.count("model_int8.tflite") >= 2  # the local table and the remote one
