@@ -263,8 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         help="venv made by scripts/runtime_only_check.sh (default .venv-runtime)",
     )
     parser.add_argument("--repeats", type=int, default=5, help="cold starts of each kind (default 5)")
-    parser.add_argument("--calls", type=int, default=2000, help="predict calls per timing round")
-    parser.add_argument("--rounds", type=int, default=7, help="timing rounds (the best is kept)")
+    parser.add_argument("--calls", type=int, default=300, help="predict calls per timing round")
+    parser.add_argument("--rounds", type=int, default=25, help="interleaved timing rounds (the best is kept)")
     parser.add_argument("--photos", type=int, default=30, help="1000x650 JPEGs for the file-to-label test")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         results = {
             "cold_start": cold_start(args.runtime_venv, model, photos[0], args.repeats),
             "per_call": per_call_overhead(model, args.calls, args.rounds),
-            "file_to_label": file_to_label(model, photos, max(3, args.rounds // 2)),
+            "file_to_label": file_to_label(model, photos, max(3, args.rounds // 4)),
         }
     print(render(results))
     if args.json:

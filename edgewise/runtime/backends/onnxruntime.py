@@ -83,7 +83,10 @@ class OnnxRuntimeBackend:
         ort = _import_ort()
         self.path = str(path)
         self.threads = threads
-        providers = choose_providers(ort.get_available_providers(), device, engine)
+        try:
+            providers = choose_providers(ort.get_available_providers(), device, engine)
+        except BackendUnavailable as e:
+            raise BackendUnavailable(f"{path}: {e}") from None
         options = ort.SessionOptions()
         options.log_severity_level = 3  # provider fall-back chatter is reported by us, in one line
         if threads:
@@ -96,7 +99,7 @@ class OnnxRuntimeBackend:
         active = self._session.get_providers()
         if device == "gpu" and active[0] == CPU:
             raise BackendUnavailable(
-                f"--device gpu: {', '.join(p for p in providers if p != CPU)} could not start (no GPU or "
+                f"{path}: --device gpu: {', '.join(p for p in providers if p != CPU)} could not start (no GPU or "
                 "driver/CUDA libraries missing); use --device cpu"
             )
         self.device = active[0]
