@@ -99,8 +99,8 @@ class OnnxRuntimeBackend:
         active = self._session.get_providers()
         if device == "gpu" and active[0] == CPU:
             raise BackendUnavailable(
-                f"{path}: --device gpu: {', '.join(p for p in providers if p != CPU)} could not start (no GPU or "
-                "driver/CUDA libraries missing); use --device cpu"
+                f"{path}: --device gpu: {', '.join(p for p in providers if p != CPU)} could not start "
+                "(no GPU, or driver/CUDA libraries missing); use --device cpu"
             )
         self.device = active[0]
         self.providers = active
