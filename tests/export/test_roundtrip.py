@@ -102,3 +102,31 @@ def test_float_io_int8_tflite(trained_run, band_splits, tmp_path):
     card = json.loads((tmp_path / "edgewise.json").read_text())
     assert list(card["artifacts"]) == ["model_int8.tflite"]
     assert not (trained_run / "model_int8.tflite").exists(), "--out leaves the run directory alone"
+
+
+def test_onnx_calibration_methods_really_differ(trained_run, band_splits, tmp_path):
+    """ORT's stock entropy settings reduce to minmax; ours must calibrate differently and still validate."""
+    import onnx
+    from onnx import numpy_helper
+
+    from edgewise.export import export
+
+    scales = {}
+    for method in ("minmax", "entropy", "percentile"):
+        result = export(
+            trained_run,
+            format="onnx",
+            quantize="int8",
+            calibration=method,
+            out=tmp_path / method,
+            splits=band_splits,
+            val_samples=200,
+        )
+        assert result.ok and result.exported[0].calibration_method == method
+        graph = onnx.load(tmp_path / method / "model_int8.onnx").graph
+        scales[method] = {
+            i.name: float(numpy_helper.to_array(i))
+            for i in graph.initializer
+            if i.name.endswith("_scale") and numpy_helper.to_array(i).size == 1
+        }
+    assert scales["entropy"] != scales["minmax"] and scales["percentile"] != scales["minmax"]
