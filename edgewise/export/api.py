@@ -116,9 +116,9 @@ def export(
 
     model_path, run_dir = _locate(run)
     card = _load_card(run_dir)
+    bundle = Bundle.open(Path(out) if out is not None else run_dir, card)
     model = keras_model.load(model_path)
     _check_card_matches(card, model, run_dir)
-    bundle = Bundle.open(Path(out) if out is not None else run_dir, card)
     result = ExportResult(directory=bundle.dir, card=bundle.card)
 
     needs_calibration = any(mode is Quantize.INT8 for _, mode in plan)

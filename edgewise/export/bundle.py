@@ -18,6 +18,7 @@ import numpy as np
 
 from edgewise.runtime import atomic
 from edgewise.runtime.card import CARD_FILE, Artifact, ModelCard
+from edgewise.runtime.errors import InputError
 
 PARITY_FILE = "parity.npz"
 REJECTED_SUFFIX = ".rejected"
@@ -26,7 +27,14 @@ REJECTED_SUFFIX = ".rejected"
 class Bundle:
     def __init__(self, directory: str | os.PathLike, card: ModelCard):
         self.dir = Path(directory)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        if self.dir.exists() and not self.dir.is_dir():
+            raise InputError(f"{self.dir}: exists and is not a directory; --out takes a directory")
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise InputError(f"{self.dir}: cannot create the bundle directory ({e.strerror})") from None
+        if not os.access(self.dir, os.W_OK):
+            raise InputError(f"{self.dir}: not writable")
         self.card = card
 
     @classmethod

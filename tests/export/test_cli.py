@@ -115,6 +115,12 @@ def test_run_without_a_model(tmp_path, capsys):
     assert "no such run directory" in capsys.readouterr().err
 
 
+def test_out_that_is_a_file(cli_run, capsys):
+    (cli_run / "taken").write_text("")
+    assert main(["export", str(cli_run), "--out", str(cli_run / "taken")]) == 2
+    assert "taken: exists and is not a directory" in capsys.readouterr().err
+
+
 def test_corrupt_model_file(cli_run, capsys):
     (cli_run / "model.keras").write_bytes(b"not a zip")
     assert main(["export", str(cli_run)]) == 2
