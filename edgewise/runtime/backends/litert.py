@@ -12,6 +12,7 @@ import os
 import sys
 import tempfile
 import threading
+import warnings
 from collections import Counter
 
 import numpy as np
@@ -87,7 +88,9 @@ class LiteRTBackend:
         self.device = "cpu"
         self.name, interpreter_cls = find_interpreter(engine)
         try:
-            with _native_stderr_to_debug_log():
+            with _native_stderr_to_debug_log(), warnings.catch_warnings():
+                # tf.lite.Interpreter warns that it is deprecated: known, that is why it comes last
+                warnings.filterwarnings("ignore", ".*tf.lite.Interpreter is deprecated", UserWarning)
                 self._interpreter = interpreter_cls(model_path=self.path, num_threads=threads)
                 self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
