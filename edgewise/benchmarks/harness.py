@@ -131,7 +131,9 @@ def run_benchmark(
             result = _artifact_result(target)
             for i, threads in enumerate(settings.threads):
                 note = f"{target.path.name} threads={threads}"
-                if not bar.enabled:
+                if bar.enabled:
+                    bar.update(0, note=f"measuring {note}")
+                else:
                     log.info("bench: %s", note)
                 child = measure_in_child(
                     target.path, threads, settings, parity=target.parity if i == 0 else None

@@ -65,6 +65,7 @@ def _rendered_body(tmp_path: Path, html: str) -> dict[str, str]:
     return dict(re.findall(r'data-([\w-]+)="([^"]*)"', body.group(1)))
 
 
+@pytest.mark.slow
 def test_single_run_report_renders_with_its_plots(measured_dir, tmp_path):
     html = (measured_dir / "bench.html").read_text()
     body = _rendered_body(tmp_path, html)
