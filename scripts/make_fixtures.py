@@ -208,6 +208,9 @@ def build_atomically(out_dir: Path) -> Path:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     build(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp made it private; the bundle is an ordinary directory
     try:
         os.rename(tmp, out_dir)
     except OSError:  # another process won the race, or out_dir exists but is incomplete
