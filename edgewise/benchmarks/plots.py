@@ -49,21 +49,21 @@ def latency_per_artifact(run: BenchRun) -> bytes | None:
 
 
 def accuracy_vs_size(run: BenchRun) -> bytes | None:
-    """Top-1 accuracy on parity.npz against file size: what each quantisation mode costs and saves."""
-    points = [(a.size_bytes / 1024, a.parity["accuracy"], a.file) for a in _measured(run) if a.parity]
+    """Top-1 accuracy on parity.npz against file size: what each quantisation mode costs and saves.
+    Points are named in the legend (circles TFLite, squares ONNX): modes often tie on accuracy, and
+    labels written beside the points would overlap."""
+    points = [(a.size_bytes / 1024, a.parity["accuracy"], a) for a in _measured(run) if a.parity]
     if not points:
         return None
-    fig = _figure(height=3.6)
+    fig = _figure(height=3.8)
     ax = fig.add_subplot()
-    for i, (kb, acc, name) in enumerate(points):
-        ax.scatter([kb], [100 * acc], color=PALETTE[i % 8], s=40, zorder=3)
-        ax.annotate(
-            name, (kb, 100 * acc), textcoords="offset points", xytext=(5, 4 + 9 * (i % 2)), fontsize=8
-        )
-    reference = next((a.parity.get("reference_accuracy") for a in _measured(run) if a.parity), None)
+    for i, (kb, acc, a) in enumerate(points):
+        marker = "s" if a.format == "onnx" else "o"
+        ax.scatter([kb], [100 * acc], color=PALETTE[i % 8], marker=marker, s=50, zorder=3, label=a.file)
+    reference = next((a.parity.get("reference_accuracy") for _, _, a in points), None)
     if reference is not None:
         ax.axhline(100 * reference, color="#888", linestyle="--", linewidth=1, label="Keras reference")
-        ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.set_xscale("log")
     _plain_ticks(ax.xaxis)
     ax.set_xlabel("file size, KB (log scale)")
@@ -137,8 +137,12 @@ def _log_if_wide(ax, values: list[float]) -> None:
 def _plain_ticks(axis) -> None:
     from matplotlib.ticker import FuncFormatter
 
+    def minor(v: float, _) -> str:  # label 2x and 5x between the powers of ten
+        lead = f"{v:.0e}"[0]
+        return f"{v:g}" if lead in "25" else ""
+
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    axis.set_minor_formatter(FuncFormatter(minor))
 
 
 def _measured(run: BenchRun) -> list[ArtifactResult]:
