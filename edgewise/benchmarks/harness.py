@@ -77,8 +77,10 @@ def discover(paths: list[Path]) -> list[Target]:
         for file in files:
             fmt, quantize = _describe_file(file)
             targets.append(Target(file, fmt, quantize, find_parity(file)))
-    seen: set[Path] = set()
-    return [t for t in targets if not (t.path.resolve() in seen or seen.add(t.path.resolve()))]
+    unique: dict[Path, Target] = {}
+    for target in targets:
+        unique.setdefault(target.path.resolve(), target)
+    return list(unique.values())
 
 
 def _bundle_files(bundle: Path) -> list[Path]:

@@ -97,6 +97,8 @@ def device_summary(run: BenchRun) -> str:
         parts.append(f"{s['cpu_count']} cores")
     if s.get("machine"):
         parts.append(str(s["machine"]))
+    if s.get("gpus"):
+        parts.append(" + ".join(g["name"] for g in s["gpus"]))
     device = run.settings.get("device")
     if device and device != "cpu":
         parts.append(f"device={device}")

@@ -129,6 +129,7 @@ def machine_facts(run: BenchRun) -> list[tuple[str, str]]:
         ("CPU", s.get("cpu_model")),
         ("cores", _cores(s)),
         ("memory", f"{s['memory_mb']} MB" if s.get("memory_mb") else None),
+        ("GPU", "; ".join(f"{g['name']} ({g['memory']}, driver {g['driver']})" for g in s.get("gpus") or [])),
         ("architecture", s.get("machine")),
         ("OS", s.get("os")),
         ("Python", f"{s.get('python', '')} ({s.get('python_implementation', '')})"),

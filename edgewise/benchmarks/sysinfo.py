@@ -38,6 +38,7 @@ def collect(root: str | os.PathLike = "/") -> dict[str, Any]:
         "edgewise": __version__,
         "packages": package_versions(),
         "board": board_model(root),
+        "gpus": nvidia_gpus(),
     }
     return info
 
@@ -114,6 +115,28 @@ def vcgencmd_throttled() -> dict[str, Any] | None:
         "soft_temperature_limit": bool(flags & 0x8),
         "throttled_since_boot": bool(flags & 0x40000),
     }
+
+
+def nvidia_gpus() -> list[dict[str, str]]:
+    """Name, driver and memory of each NVIDIA GPU (``nvidia-smi``); empty where there is none."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return []
+    query = "--query-gpu=name,driver_version,memory.total"
+    try:
+        out = subprocess.run(
+            [exe, query, "--format=csv,noheader"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    if out.returncode != 0:
+        return []
+    gpus = []
+    for line in out.stdout.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 3:
+            gpus.append({"name": parts[0], "driver": parts[1], "memory": parts[2]})
+    return gpus
 
 
 def memory_mb(root: Path = Path("/")) -> int | None:

@@ -61,3 +61,15 @@ def test_collect_on_this_machine():
     assert info["cpu_count"] >= 1 and info["python"].count(".") == 2
     assert info["machine"] and info["os"] and info["cpu_model"]
     assert "numpy" in info["packages"]
+
+
+def test_nvidia_gpus_are_listed_when_nvidia_smi_answers(tmp_path, monkeypatch):
+    exe = tmp_path / "nvidia-smi"
+    exe.write_text('#!/bin/sh\necho "NVIDIA H100 80GB HBM3, 550.54.15, 81559 MiB"\n')
+    exe.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert sysinfo.nvidia_gpus() == [
+        {"name": "NVIDIA H100 80GB HBM3", "driver": "550.54.15", "memory": "81559 MiB"}
+    ]
+    monkeypatch.setenv("PATH", str(tmp_path / "none"))
+    assert sysinfo.nvidia_gpus() == []
