@@ -152,15 +152,25 @@ def test_unreachable_host_is_one_line_and_keeps_local_results(sshd, bundle_copy,
     assert schema.load_run(out / "bench.json").artifacts[0].status == "ok"  # local results kept
 
 
-def test_missing_remote_edgewise(sshd, bundle_copy):
-    remote = Remote("edgewise-test", "/nonexistent/venv/bin/python", sshd)
+def _python_without_edgewise() -> str | None:
+    python = shutil.which("python3", path="/usr/bin:/bin")
+    if python is None:
+        return None
+    probe = subprocess.run([python, "-c", "import edgewise"], cwd=Path.home(), capture_output=True)
+    return python if probe.returncode != 0 else None
+
+
+@pytest.mark.parametrize("kind", ["no such python", "python without edgewise"])
+def test_missing_remote_edgewise(sshd, kind):
+    python = "/nonexistent/venv/bin/python" if kind == "no such python" else _python_without_edgewise()
+    if python is None:
+        pytest.skip("no system python3 that lacks edgewise")
     with pytest.raises(RemoteError) as info:
-        remote.check()
+        Remote("edgewise-test", python, sshd).check()
     message = str(info.value)
-    assert message.startswith(
-        "edgewise-test: edgewise is not available to /nonexistent/venv/bin/python there"
-    )
-    assert "not found" in message or "No such file" in message
+    assert message.startswith(f"edgewise-test: edgewise is not available to {python} there")
+    expected = ("not found", "No such file") if kind == "no such python" else ("No module named edgewise",)
+    assert any(text in message for text in expected), message
     assert "pip install 'edgewise[litert]'" in message and "\n" not in message
 
 
