@@ -11,12 +11,10 @@ from __future__ import annotations
 import logging
 import math
 import sys
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgewise.runtime import atomic
 from edgewise.runtime.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -104,59 +102,6 @@ def unfreeze_for_fine_tuning(model) -> None:
             layer.trainable = False
 
 
-class EpochCheckpoint:
-    """Keras callback factory kept in a class so the module imports without Keras."""
-
-    def __new__(cls, *args, **kwargs):
-        import keras
-
-        class _Callback(keras.callbacks.Callback):
-            def __init__(self, directory: Path, state: State, plan: Plan, writer: bool, phase_end: int):
-                super().__init__()
-                self.directory, self.state, self.plan, self.writer = directory, state, plan, writer
-                self.phase_end = phase_end
-                self._started = 0.0
-
-            def on_epoch_begin(self, epoch, logs=None):
-                self._started = time.perf_counter()
-
-            def on_epoch_end(self, epoch, logs=None):
-                logs = dict(logs or {})
-                logs["lr"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-                logs["epoch_seconds"] = time.perf_counter() - self._started
-                st = self.state
-                st.epoch = epoch + 1
-                st.seconds += logs["epoch_seconds"]
-                for key, value in logs.items():
-                    st.history.setdefault(key, []).append(float(value))
-                score = float(logs.get(MONITOR, -math.inf))
-                improved = score > st.best
-                if improved:
-                    st.best, st.best_epoch, st.wait = score, st.epoch, 0
-                else:
-                    st.wait += 1
-                previous = st.checkpoint
-                st.checkpoint = f"epoch-{st.epoch:04d}.keras"
-                if self.writer:
-                    self._save(self.directory / st.checkpoint)
-                    if improved:
-                        self._save(self.directory / BEST_FILE)
-                if st.wait >= self.plan.patience and st.epoch < self.phase_end:
-                    log.info("early stopping: no %s improvement for %d epochs", MONITOR, st.wait)
-                    st.stopped_early = True
-                    self.model.stop_training = True
-                if self.writer:
-                    atomic.write_json(self.directory / STATE_FILE, asdict(st))
-                    if previous and previous != st.checkpoint:
-                        (self.directory / previous).unlink(missing_ok=True)
-
-            def _save(self, path: Path) -> None:
-                with atomic.atomic_path(path) as tmp:
-                    self.model.save(tmp)
-
-        return _Callback(*args, **kwargs)
-
-
 def fit(
     build_model,
     train_ds,
@@ -189,6 +134,8 @@ def fit(
         log.info("resuming after epoch %d of %d from %s", state.epoch, plan.total_epochs, state.checkpoint)
         with strategy.scope():
             model = keras.models.load_model(checkpoints / state.checkpoint)
+
+    from edgewise.train.callbacks import EpochCheckpoint
 
     verbose = 1 if sys.stdout.isatty() else 2
     phases = [("train", 0, plan.epochs, False)]

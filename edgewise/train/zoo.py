@@ -141,11 +141,11 @@ def _classifier(x, num_classes: int):
 @register_model(
     input_size=(28, 28),
     channels=1,
-    epochs=12,
+    epochs=14,
     batch_size=128,
     lr=3e-3,
     augment=True,
-    augmentations=("flip", "translate"),
+    augmentations=("flip",),
     min_size=8,
     size_multiple=4,
 )
