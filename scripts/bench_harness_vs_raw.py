@@ -13,7 +13,7 @@ For each artifact and thread count, alternately (``--rounds`` times each):
 
 Rounds alternate so that load from other processes hits both sides alike; the median of the rounds'
 p50s is compared. A second raw loop ("raw + I/O") also does, in plain numpy inside the timed call, the
-work the edgewise backend does at its boundary: float pixels to the graph's input dtype (int8 quantisation
+work the edgewise backend does at its boundary: uint8 pixels to the graph's input dtype (int8 quantisation
 for an int8-I/O model) and the output back to float32. The harness is expected to agree with that loop
 (same work); the engine-only loop shows what the boundary conversion costs. Prints a Markdown table; the
 exit code is 1 when harness and "raw + I/O" differ by more than ``--tolerance`` (default 5%).
@@ -104,7 +104,7 @@ def raw_child(
 ) -> None:
     if parity:
         with np.load(parity, allow_pickle=False) as npz:
-            image = npz["images"][:1].astype(np.float32)
+            image = np.ascontiguousarray(npz["images"][:1], dtype=np.uint8)
     else:
         raise SystemExit("raw child needs --parity (the harness uses the parity images too)")
     call = (_raw_tflite if model.endswith(".tflite") else _raw_onnx)(model, threads, image, with_io)

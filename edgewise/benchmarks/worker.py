@@ -122,12 +122,13 @@ def _time_calls(backend, batch: np.ndarray, *, runs: int, warmup: int) -> list[f
 
 
 def _input_pixels(backend, model: Path, parity_set) -> np.ndarray:
-    """float32 NHWC raw pixels: the parity images when there are any, else fixed random ones."""
+    """uint8 NHWC raw pixels, as ``load_image`` gives them to a Classifier: the parity images when there
+    are any, else fixed random ones."""
     if parity_set is not None and len(parity_set):
-        return parity_set.images[:64].astype(np.float32)
+        return np.ascontiguousarray(parity_set.images[:64], dtype=np.uint8)
     height, width, channels = _input_hwc(backend, model)
     rng = np.random.default_rng(0)
-    return rng.integers(0, 256, size=(8, height, width, channels)).astype(np.float32)
+    return rng.integers(0, 256, size=(8, height, width, channels), dtype=np.uint8)
 
 
 def _input_hwc(backend, model: Path) -> tuple[int, int, int]:
