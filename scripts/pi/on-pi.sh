@@ -12,7 +12,7 @@ install() {
   local venv=$1 extras=$2 wheel
   set -e
   wheel=$(ls dist/edgewise-*.whl)
-  python3 -m venv "/opt/venv-$venv"
+  [ -x "/opt/venv-$venv/bin/python" ] || python3 -m venv "/opt/venv-$venv"
   "/opt/venv-$venv/bin/pip" install --quiet --no-index --find-links "wheels/$venv" "$wheel[$extras]"
   "/opt/venv-$venv/bin/pip" list --format=freeze >"pip-freeze-$venv.txt"
   grep -iE '^(edgewise|ai-edge-litert|onnxruntime|tflite-runtime|numpy|pillow)==' "pip-freeze-$venv.txt" |
