@@ -97,13 +97,13 @@ def export(
 ) -> ExportResult:
     """Export the Keras model of ``run`` (a run directory, or its ``model.keras``) and write the bundle.
 
-    ``format``: "tflite" | "onnx" | "all" (or a list); ``quantize``: "fp32" | "fp16" | "dynamic" | "int8" |
-    "all" (or a list). ``io``: "int8" (TFLite int8 default) or "float". ``calibration``: "minmax" (default),
-    "entropy" or "percentile" (ONNX; TFLite calibrates min/max). ``thresholds`` overrides the validation
-    thresholds, e.g. ``{"int8.drop": 0.5}``. ``data`` overrides the card's data keywords for
-    ``load_splits``; ``splits`` passes the data directly (anything with ``.train/.val/.test`` splits of
-    ``.images``/``.labels``). With ``check`` (default) a rejected artifact raises :class:`ExportRejected`
-    after everything else is written.
+    ``format``: "tflite" | "onnx" | "all" (or a list); ``quantize``: "fp32" | "fp16" | "dynamic" |
+    "int8" | "all" (or a list). ``io``: "int8" (TFLite int8 default) or "float". ``calibration``:
+    "percentile" (default), "minmax" or "entropy" (ONNX; TFLite calibrates min/max). ``thresholds``
+    overrides the validation thresholds, e.g. ``{"int8.drop": 0.5}``. ``data`` overrides the card's data
+    keywords for ``load_splits``; ``splits`` passes the data directly (anything with ``.train/.val/.test``
+    splits of ``.images``/``.labels``). With ``check`` (default) a rejected artifact raises
+    :class:`ExportRejected` after everything else is written.
     """
     formats = _choices(format, FORMATS, "format")
     modes = _choices(quantize, MODES, "quantize")
@@ -335,7 +335,7 @@ def _convert(fmt, mode, model, card, name, calibration_set, io, opset, calibrati
         model,
         mode,
         calibration=calibration_set,
-        calibration_method=calibration or "minmax",
+        calibration_method=calibration or module.DEFAULT_CALIBRATION,
         opset=opset or module.DEFAULT_OPSET,
         card_json=embedded.to_json(),
     )

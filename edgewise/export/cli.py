@@ -59,7 +59,8 @@ def register(sub) -> None:
         "--calibration",
         choices=("minmax", "entropy", "percentile"),
         default=None,
-        help="ONNX int8 calibration method (default: minmax; TFLite always uses min/max)",
+        help="ONNX int8 activation ranges: percentile (99.999th, default), minmax, or entropy (KL); "
+        "TFLite always uses min/max",
     )
     p.add_argument(
         "--calib-samples",
