@@ -4,9 +4,10 @@
   value; the figure is RMSE / scale (about 0.29 is plain rounding noise, well above 1 means the range is
   wrong for the data).
 - ONNX: ``onnxruntime.quantization.qdq_loss_debug`` runs the float and the QDQ model side by side; the
-  figure is the signal-to-quantisation-noise ratio (SQNR, dB) of each activation's own quantise/dequantise
-  pair, with the SQNR against the float model (earlier layers' errors included) beside it. Higher is
-  better: 8-bit rounding alone gives roughly 30-45 dB; below ~20 dB the range is clipping real values.
+  figure is the signal-to-quantisation-noise ratio (SQNR, dB) of each activation against the float model,
+  errors of earlier layers included (higher is better: a healthy int8 CNN shows 30-40 dB; under ~20 dB
+  real information is lost, and the first layer that drops is where to look). The SQNR of a tensor's
+  own QDQ pair is not used: ORT folds ReLU into the quantiser, which makes that figure meaningless there.
 """
 
 from __future__ import annotations
@@ -32,12 +33,7 @@ ROUNDING_NOISE = 1 / math.sqrt(12)  # RMSE/scale of ideal uniform rounding
 class LayerLoss:
     tensor: str
     op: str
-    value: (
-        float  # TFLite: RMSE/scale (lower is better); ONNX: SQNR dB of the layer's own QDQ (higher is better)
-    )
-    accumulated: float | None = (
-        None  # ONNX: SQNR dB against the float model, errors of earlier layers included
-    )
+    value: float  # TFLite: RMSE/scale (lower is better); ONNX: SQNR dB (higher is better)
 
 
 @dataclass
@@ -51,27 +47,20 @@ class Explanation:
         return self.layers[:n]
 
     def summary(self, n: int = 5) -> str:
-        accumulated = any(layer.accumulated is not None for layer in self.layers)
         lines = [
             f"{self.artifact}: layers that lose the most ({self.metric}, "
-            f"{'higher' if self.higher_is_better else 'lower'} is better"
-            + ("; own quantisation / against the float model" if accumulated else "")
-            + ")"
+            f"{'higher' if self.higher_is_better else 'lower'} is better)"
         ]
         for layer in self.worst(n):
-            figures = f"{layer.value:8.2f}"
-            if accumulated:
-                figures += " / " + ("     -" if layer.accumulated is None else f"{layer.accumulated:6.2f}")
-            lines.append(f"  {figures}  {layer.op:<16} {layer.tensor}")
+            lines.append(f"  {layer.value:10.3f}  {layer.op:<18} {layer.tensor}")
         return "\n".join(lines)
 
     def write_csv(self, path: Path) -> Path:
         buf = io.StringIO()
         writer = csv.writer(buf)
-        writer.writerow(["rank", "op", "tensor", self.metric, "accumulated"])
+        writer.writerow(["rank", "op", "tensor", self.metric])
         for rank, layer in enumerate(self.layers, 1):
-            accumulated = "" if layer.accumulated is None else f"{layer.accumulated:.6g}"
-            writer.writerow([rank, layer.op, layer.tensor, f"{layer.value:.6g}", accumulated])
+            writer.writerow([rank, layer.op, layer.tensor, f"{layer.value:.6g}"])
         return atomic.write_text(path, buf.getvalue())
 
 
@@ -126,15 +115,10 @@ def explain_onnx(model, qdq_path: Path, images: np.ndarray, *, opset: int, artif
     # Tensors the QDQ graph renamed have no float twin; ORT's compute_activation_error trips on them.
     layers = [
         LayerLoss(
-            tensor=name,
-            op=producers.get(name, "?"),
-            value=float(sqnr(match["pre_qdq"], match["post_qdq"])),
-            accumulated=float(sqnr(match["float"], match["post_qdq"]))
-            if match.get("float") is not None
-            else None,
+            tensor=name, op=producers.get(name, "?"), value=float(sqnr(match["float"], match["post_qdq"]))
         )
         for name, match in matches.items()
-        if match.get("pre_qdq") is not None and match.get("post_qdq") is not None
+        if match.get("float") is not None and match.get("post_qdq") is not None
     ]
     layers.sort(key=lambda layer: layer.value if math.isfinite(layer.value) else -math.inf)
-    return Explanation(artifact=artifact, metric="SQNR dB", higher_is_better=True, layers=layers)
+    return Explanation(artifact=artifact, metric="SQNR dB vs float", higher_is_better=True, layers=layers)
