@@ -23,6 +23,7 @@ from edgewise.runtime.errors import InputError
 from edgewise.train import distribute, run_dir, zoo
 from edgewise.train.data import NAMED_SOURCES, Splits, load_splits
 from edgewise.train.loop import Plan, has_checkpoint
+from edgewise.train.weights import is_pretrained
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def train(
         augmentations=list(cfg.augmentations) if (cfg.augment if augment is None else augment) else [],
         fine_tune_epochs=max(0, fine_tune_epochs if fine_tune_epochs is not None else cfg.fine_tune_epochs),
     )
-    if cfg.pretrained and str(weights).lower() in ("none", ""):
+    if cfg.pretrained and not is_pretrained(weights):
         plan.fine_tune_epochs = 0  # nothing pretrained to fine-tune: the whole network trains from the start
     writer = not strategy_name == "multiworker" or distribute.is_chief()
     out = Path(out)

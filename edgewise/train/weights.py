@@ -10,12 +10,16 @@ from edgewise.runtime.errors import InputError
 NO_WEIGHTS = ("none", "")
 
 
+def is_pretrained(weights: str | None) -> bool:
+    return weights is not None and str(weights).lower() not in NO_WEIGHTS
+
+
 def build_base(base_fn, name: str, weights: str | None, **kwargs):
     """Call a ``keras.applications`` constructor, turning a failed weights download into an InputError.
 
     ``weights`` is "imagenet", "none" (random initialisation, works offline) or a path to a weights file.
     """
-    choice = None if weights is None or str(weights).lower() in NO_WEIGHTS else str(weights)
+    choice = str(weights) if is_pretrained(weights) else None
     if choice not in (None, "imagenet") and not Path(choice).is_file():
         raise InputError(f"{choice}: no such weights file (--weights takes imagenet, none or a file)")
     try:
@@ -27,6 +31,11 @@ def build_base(base_fn, name: str, weights: str | None, **kwargs):
             cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
             raise InputError(
                 f"{name}: ImageNet weights are not in {cache} and could not be downloaded "
-                f"({str(e).splitlines()[0][:120]}); use --weights none to train from scratch"
+                f"({_reason(e)}); use --weights none to train from scratch"
             ) from None
-        raise InputError(f"{name}: cannot use weights {choice!r} ({str(e).splitlines()[0][:160]})") from None
+        raise InputError(f"{name}: cannot use weights {choice!r} ({_reason(e)})") from None
+
+
+def _reason(e: BaseException) -> str:
+    text = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    return text.split(" on http")[0][:160]  # "URL fetch failure on https://<long url>" -> the failure

@@ -89,7 +89,7 @@ def test_transfer_models_offline_without_weights():
     mobilenet = zoo.create_model("mobilenet_v2", num_classes=4, weights="none", alpha=0.35)
     assert mobilenet.output_shape == (None, 4)
     bases = [layer for layer in mobilenet.layers if hasattr(layer, "layers")]
-    assert bases and not bases[0].trainable  # frozen base for the first phase
+    assert bases and bases[0].trainable  # no pretrained weights: the whole network trains
     vgg = zoo.create_model("vgg16", num_classes=3, input_shape=(32, 32, 3), weights="none")
     assert vgg.output_shape == (None, 3)
     assert 14_700_000 < vgg.count_params() < 14_800_000
@@ -98,3 +98,14 @@ def test_transfer_models_offline_without_weights():
 def test_missing_weights_file_is_one_line():
     with pytest.raises(InputError, match="no such weights file"):
         zoo.create_model("mobilenet_v2", num_classes=2, weights="/nonexistent/w.h5")
+
+
+def test_unavailable_imagenet_weights_say_what_to_do():
+    from edgewise.train.weights import build_base
+
+    def offline(**kwargs):
+        raise Exception("URL fetch failure on https://storage.googleapis.com/some/very/long/url.h5")
+
+    with pytest.raises(InputError, match=r"could not be downloaded \(URL fetch failure\); use --weights none"):
+        build_base(offline, "mobilenet_v2", "imagenet")
+    assert build_base(lambda weights: weights, "x", "none") is None
