@@ -106,6 +106,7 @@ def test_unavailable_imagenet_weights_say_what_to_do():
     def offline(**kwargs):
         raise Exception("URL fetch failure on https://storage.googleapis.com/some/very/long/url.h5")
 
-    with pytest.raises(InputError, match=r"could not be downloaded \(URL fetch failure\); use --weights none"):
+    message = r"could not be downloaded \(URL fetch failure\); use --weights none"
+    with pytest.raises(InputError, match=message):
         build_base(offline, "mobilenet_v2", "imagenet")
     assert build_base(lambda weights: weights, "x", "none") is None
