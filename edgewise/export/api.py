@@ -35,6 +35,7 @@ log = logging.getLogger("edgewise.export")
 FORMATS = tuple(f.value for f in Format)
 MODES = tuple(q.value for q in Quantize)
 MIN_HELD_OUT = 1000
+MIN_OPSET = 13
 DEFAULT_PARITY_SAMPLES = 300
 
 
@@ -110,8 +111,12 @@ def export(
     plan = [(Format(f), Quantize(q)) for f in formats for q in modes]
     for fmt, mode in plan:
         _check_combination(fmt, mode, io=io, calibration=calibration)
-    if calib_samples < 1:
-        raise InputError(f"--calib-samples must be at least 1, not {calib_samples}")
+    for option, value in (("--calib-samples", calib_samples), ("--parity-samples", parity_samples),
+                          ("--threads", threads)):  # fmt: skip
+        if value is not None and value < 1:
+            raise InputError(f"{option} must be at least 1, not {value}")
+    if opset is not None and opset < MIN_OPSET:
+        raise InputError(f"--opset {opset}: ONNX export needs opset {MIN_OPSET} or newer (per-channel int8)")
     limits = validation.thresholds_with(thresholds)
 
     model_path, run_dir = _locate(run)

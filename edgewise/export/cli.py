@@ -26,9 +26,9 @@ def register(sub) -> None:
     p = sub.add_parser(
         "export",
         help="export a trained run to TFLite / ONNX (fp32, fp16, dynamic, int8), validated",
-        description="Convert RUN's model.keras to TFLite and/or ONNX, quantise it, validate every artifact "
-        "against the Keras model, and write the bundle: the model files, edgewise.json (the model card with "
-        "per-artifact figures) and parity.npz (held-out inputs with the Keras outputs).",
+        description="Convert RUN's model.keras to TFLite and/or ONNX, quantise it, validate every artifact\n"
+        "against the Keras model, and write the bundle: the model files, edgewise.json (the model card\n"
+        "with per-artifact figures) and parity.npz (held-out inputs with the Keras outputs).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

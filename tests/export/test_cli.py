@@ -91,6 +91,8 @@ def _shifted(compare):
         (["--format", "onnx", "--io", "int8"], "onnx int8 cannot have --io int8; it can do float"),
         (["--threshold", "int8.speed=2"], "unknown figure 'speed'"),
         (["--calib-samples", "0"], "--calib-samples must be at least 1"),
+        (["--threads", "0"], "--threads must be at least 1"),
+        (["--opset", "11", "--format", "onnx"], "needs opset 13 or newer"),
     ],
 )
 def test_bad_options_are_one_line_errors(cli_run, capsys, args, words):
