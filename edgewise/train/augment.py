@@ -22,6 +22,6 @@ def build_augmenter(names: tuple[str, ...] | list[str], *, seed: int):
         "rotation": lambda: layers.RandomRotation(0.05, fill_mode="constant", seed=seed + 1),
         "zoom": lambda: layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 2),
         "contrast": lambda: layers.RandomContrast(0.2, value_range=(0, 255), seed=seed + 3),
-        "translate": lambda: layers.RandomTranslation(0.08, 0.08, fill_mode="constant", seed=seed + 4),
+        "translate": lambda: layers.RandomTranslation(0.06, 0.06, fill_mode="constant", seed=seed + 4),
     }
     return keras.Sequential([make[name]() for name in names], name="augment")

@@ -18,7 +18,7 @@ log = logging.getLogger("edgewise.train.loop")
 
 class EpochCheckpoint(keras.callbacks.Callback):
     """After every epoch: record the history, save the checkpoint and the state, track the best
-    model and stop early when validation accuracy stalls for ``plan.patience`` epochs."""
+    model and stop early when the validation loss stalls for ``plan.patience`` epochs."""
 
     def __init__(self, directory: Path, state: State, plan: Plan, writer: bool, phase_end: int):
         super().__init__()
@@ -38,8 +38,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         st.seconds += logs["epoch_seconds"]
         for key, value in logs.items():
             st.history.setdefault(key, []).append(float(value))
-        score = float(logs.get(MONITOR, -math.inf))
-        improved = score > st.best
+        score = float(logs.get(MONITOR, math.inf))
+        improved = score < st.best
         if improved:
             st.best, st.best_epoch, st.wait = score, st.epoch, 0
         else:

@@ -59,7 +59,7 @@ def register(sub) -> None:
         help=f"random augmentation ({', '.join(AUGMENTATIONS)}); default: the model's",
     )
     p.add_argument("--seed", type=int, default=1337, help="random seed for splits, shuffling and init")
-    p.add_argument("--patience", type=int, help="early stopping: epochs without val accuracy gain")
+    p.add_argument("--patience", type=int, help="early stopping: epochs without a lower validation loss")
     p.add_argument("--fine-tune-epochs", type=int, help="transfer models: epochs with the base unfrozen")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--force", action="store_true", help="overwrite an existing run directory")

@@ -152,7 +152,7 @@ def _classifier(x, num_classes: int):
 @register_model(
     input_size=(28, 28),
     channels=1,
-    epochs=14,
+    epochs=15,
     batch_size=128,
     lr=3e-3,
     augment=True,
