@@ -41,7 +41,7 @@ check() {
 
   for model in "${models[@]}"; do
     edgewise predict "$model" sample.png --json --top 3 >"$out/predict-${model#bundle/}.json" \
-      2>>"$out/predict.log" || rc=$?
+      2>>"$out/predict.log" || { rc=$?; rm -f "$out/predict-${model#bundle/}.json"; }
   done
   echo $rc >"$out/predict.rc"
 }

@@ -3,7 +3,8 @@
 ``python outputs.py BUNDLE OUT_DIR [--format tflite] [--expect tflite=tflite_runtime]``
 
 scripts/pi-check runs it on the host and inside the emulated Raspberry Pi, then compares the saved arrays
-exactly. It needs only the standard library, numpy and ``edgewise.runtime`` (so it runs in a venv with
+exactly. An artifact the engine cannot load is recorded with its error, and the others still run.
+It needs only the standard library, numpy and ``edgewise.runtime`` (so it runs in a venv with
 only the runtime extra). ``--expect`` makes it fail when the backend chosen for a format is not the one
 that venv is meant to exercise, e.g. to prove that ``.tflite`` files fall back to ``tflite_runtime``
 when ``ai_edge_litert`` is absent.
@@ -20,6 +21,7 @@ import numpy as np
 
 from edgewise.runtime.backends import load_backend
 from edgewise.runtime.card import ModelCard
+from edgewise.runtime.errors import EdgewiseError
 
 PARITY_FILE = "parity.npz"
 
@@ -63,19 +65,20 @@ def main(argv: list[str] | None = None) -> int:
     for name, artifact in sorted(card.artifacts.items()):
         if args.formats and artifact.format not in args.formats:
             continue
-        backend = load_backend(args.bundle / name, threads=args.threads)
+        entry = meta[name] = {"format": artifact.format, "quantize": artifact.quantize}
+        try:
+            backend = load_backend(args.bundle / name, threads=args.threads)
+        except EdgewiseError as e:  # recorded: parity.py decides whether this artifact matters
+            entry.update(backend=expected.get(artifact.format, "unknown"), error=str(e))
+            print(f"{name}: {e}", file=sys.stderr)
+            continue
         want = expected.get(artifact.format)
         if want and backend.name != want:
             print(f"{name}: backend {backend.name!r} was chosen, expected {want!r}", file=sys.stderr)
             return 1
         outputs = run_in_chunks(backend, images).astype(np.float32, copy=False)
         np.save(args.out_dir / f"{name}.npy", outputs)
-        meta[name] = {
-            "format": artifact.format,
-            "quantize": artifact.quantize,
-            "backend": backend.name,
-            "describe": backend.describe(),
-        }
+        entry.update(backend=backend.name, describe=backend.describe())
         print(f"{name}: {backend.name}, outputs {outputs.shape}", file=sys.stderr)
     if not meta:
         print(f"{args.bundle}: no artifacts to run", file=sys.stderr)

@@ -23,7 +23,7 @@ import numpy as np
 FLOAT_TOLERANCE = 1e-5
 DEVICES = {"cortex-a72": "Pi 4 (cortex-a72)", "cortex-a76": "Pi 5 (cortex-a76)"}
 ENGINES = {"litert": "litert", "tflite_runtime": "tflite-runtime", "onnxruntime": "onnxruntime"}
-MODES = ("fp32", "int8")
+MODES = ("fp32", "int8")  # checked; other modes (fp16, dynamic) are reported but decide nothing
 
 
 @dataclass
@@ -45,7 +45,10 @@ def compare(host: np.ndarray, pi: np.ndarray, quantize: str) -> Parity:
     if agreement < 1.0:
         return Parity(agreement, max_abs_diff, identical, False, "top-1 differs from the host")
     if quantize == "int8" and not identical:
-        return Parity(agreement, max_abs_diff, identical, False, "int8 outputs not identical")
+        differ = int((host != pi).sum())
+        return Parity(
+            agreement, max_abs_diff, identical, False, f"int8: {differ} of {host.size} values differ"
+        )
     if quantize != "int8" and max_abs_diff > FLOAT_TOLERANCE:
         return Parity(agreement, max_abs_diff, identical, False, f"max |diff| > {FLOAT_TOLERANCE:g}")
     return Parity(agreement, max_abs_diff, identical, True)
@@ -70,102 +73,125 @@ def figures_match(pi: float, host: float, quantize: str) -> bool:
     return pi == host if quantize == "int8" else abs(pi - host) <= FLOAT_TOLERANCE
 
 
+def gated(quantize: str) -> bool:
+    return quantize in MODES
+
+
 def bench_problems(run_dir: Path, host_dir: Path) -> list[str]:
-    """Why the Pi's ``edgewise bench`` report disagrees with the host's (empty when it agrees)."""
-    pi = json.loads((run_dir / "bench" / "bench.json").read_text())["artifacts"]
+    """Why the Pi's ``edgewise bench`` report disagrees with the host's on a checked artifact."""
+    pi = {a["file"]: a for a in json.loads((run_dir / "bench" / "bench.json").read_text())["artifacts"]}
     host = {a["file"]: a for a in json.loads((host_dir / "bench" / "bench.json").read_text())["artifacts"]}
-    engines = {name: meta["backend"] for name, meta in read_json(run_dir / "outputs.json").items()}
-    if not pi:
-        return ["no artifacts benchmarked"]
     problems = []
-    for a in pi:
-        name, p = a["file"], a.get("parity") or {}
-        h = (host.get(name) or {}).get("parity") or {}
-        if a.get("status") != "ok":
+    for name, meta in read_json(run_dir / "outputs.json").items():
+        if not gated(meta["quantize"]):
+            continue
+        a = pi.get(name)
+        p, h = (a or {}).get("parity") or {}, (host.get(name) or {}).get("parity") or {}
+        if a is None:
+            problems.append(f"{name}: not benchmarked")
+        elif a.get("status") != "ok":
             problems.append(f"{name}: {a.get('error') or a.get('status')}")
-        elif name in engines and a.get("engine") != engines[name]:
-            problems.append(f"{name}: ran on {a.get('engine')}, expected {engines[name]}")
+        elif a.get("engine") != meta["backend"]:
+            problems.append(f"{name}: ran on {a.get('engine')}, expected {meta['backend']}")
         elif not p or not h:
             problems.append(f"{name}: no parity figures")
         elif p["accuracy"] != h["accuracy"] or p["agreement"] != h["agreement"]:
             problems.append(f"{name}: accuracy/agreement {p['accuracy']}/{p['agreement']} != host's")
-        elif not figures_match(p["max_abs_diff"], h["max_abs_diff"], a["quantize"]):
+        elif not figures_match(p["max_abs_diff"], h["max_abs_diff"], meta["quantize"]):
             problems.append(f"{name}: max diff to reference {p['max_abs_diff']:.3g} != host's")
     return problems
 
 
 def predict_problems(run_dir: Path, host_dir: Path) -> list[str]:
-    """Why the Pi's ``edgewise predict --json`` lines disagree with the host's (empty when they agree)."""
+    """Why the Pi's ``edgewise predict --json`` line disagrees with the host's for a checked artifact."""
     problems = []
-    meta = read_json(run_dir / "outputs.json")
-    for path in sorted(run_dir.glob("predict-*.json")):
-        name = path.name[len("predict-") : -len(".json")]
+    for name, meta in read_json(run_dir / "outputs.json").items():
+        if not gated(meta["quantize"]):
+            continue
+        path = run_dir / f"predict-{name}.json"
+        if not path.is_file():
+            problems.append(f"{name}: predict failed (see predict.log)")
+            continue
         pi = json.loads(path.read_text().splitlines()[0])["predictions"]
         host = json.loads((host_dir / path.name).read_text().splitlines()[0])["predictions"]
-        quantize = (meta.get(name) or {}).get("quantize", "fp32")
         host_scores = {p["label"]: p["score"] for p in host}
         if pi[0]["label"] != host[0]["label"]:
             problems.append(f"{name}: top label {pi[0]['label']} != host's {host[0]['label']}")
         elif any(
-            p["label"] not in host_scores or not figures_match(p["score"], host_scores[p["label"]], quantize)
+            p["label"] not in host_scores
+            or not figures_match(p["score"], host_scores[p["label"]], meta["quantize"])
             for p in pi
         ):
             problems.append(f"{name}: scores differ from the host's")
-    return problems or ([] if any(run_dir.glob("predict-*.json")) else ["no predictions"])
+    return problems
 
 
 def command_status(run_dir: Path, host_dir: Path, command: str) -> tuple[str, bool]:
-    """``ok (...)`` or why not, for a command whose exit code pi-check saved as ``<command>.rc``."""
+    """``ok, = host`` or why not, for ``edgewise bench`` / ``edgewise predict`` on the checked artifacts.
+
+    A non-zero exit code alone does not fail the check: an artifact outside the checked modes may be
+    one the engine cannot load (tflite-runtime 2.14 and newer op versions), which bench reports and goes on.
+    """
     rc = exit_code(run_dir / f"{command}.rc")
     if rc is None:
         return "not run", False
-    if rc != 0:
-        return f"FAIL: rc {rc} (see {command}.log)", False
+    if not read_json(run_dir / "outputs.json"):
+        return "FAIL: no outputs to compare with (see outputs.log)", False
     check = bench_problems if command == "bench" else predict_problems
     try:
         problems = check(run_dir, host_dir)
     except (OSError, ValueError, KeyError, IndexError, TypeError) as e:
-        return f"FAIL: unreadable output ({type(e).__name__}: {e})", False
+        return f"FAIL: rc {rc}, unreadable output ({type(e).__name__}: {e}; see {command}.log)", False
     if problems:
         return f"FAIL: {problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""), False
-    return "ok, = host", True
+    return "ok, = host" + ("" if rc == 0 else f" (rc {rc}: an unchecked artifact failed)"), True
+
+
+def short(error: str, limit: int = 70) -> str:
+    return error if len(error) <= limit else error[: limit - 3] + "..."
+
+
+def parity_row(
+    device: str, engine: str, mode: str, name: str, run_dir: Path, host_dir: Path
+) -> tuple[list, bool]:
+    """One table row; its verdict counts only for the checked modes."""
+    meta = read_json(run_dir / "outputs.json")[name]
+    checked = gated(mode)
+    if meta.get("error"):
+        verdict = ("FAIL: " if checked else "not checked: ") + short(meta["error"].split(": ", 1)[-1])
+        return [device, engine, mode, name, "-", "-", "-", verdict], not checked
+    if not (host_dir / f"{name}.npy").is_file():
+        return [device, engine, mode, name, "-", "-", "-", "FAIL: no host outputs"], not checked
+    p = compare(np.load(host_dir / f"{name}.npy"), np.load(run_dir / f"{name}.npy"), mode)
+    if checked:
+        verdict = "ok" if p.ok else f"FAIL: {p.why}"
+    else:
+        verdict = "not checked" + ("" if p.agreement == 1.0 else ": top-1 differs")
+    cells = [f"{p.agreement:.0%}", f"{p.max_abs_diff:.1e}", "yes" if p.identical else "no"]
+    return [device, engine, mode, name, *cells, verdict], p.ok or not checked
 
 
 def parity_rows(host_dir: Path, results: Path) -> tuple[list[list[str]], bool]:
-    host_meta = read_json(host_dir / "outputs.json")
+    """Per device: the checked engine x mode rows in a fixed order (missing ones fail), then the others."""
     rows, all_ok = [], True
     for cpu, device in emulated_cpus(results):
-        runs = sorted(p for p in (results / cpu).glob("*") if p.is_dir())
         found = {}
-        for run_dir in runs:
+        for run_dir in sorted(p for p in (results / cpu).glob("*") if p.is_dir()):
             for name, meta in read_json(run_dir / "outputs.json").items():
-                found[(meta["backend"], meta["quantize"])] = (run_dir, name)
+                found[(meta["backend"], meta["quantize"], name)] = run_dir
         for engine, engine_label in ENGINES.items():
             for mode in MODES:
-                if (engine, mode) not in found:
-                    rows.append([device, engine_label, mode, "-", "-", "-", "-", "not run"])
+                keys = [k for k in found if k[:2] == (engine, mode)]
+                if not keys:
+                    rows.append([device, engine_label, mode, "-", "-", "-", "-", "FAIL: not run"])
                     all_ok = False
-                    continue
-                run_dir, name = found[(engine, mode)]
-                if name not in host_meta:
-                    rows.append([device, engine_label, mode, name, "-", "-", "-", "FAIL: no host outputs"])
-                    all_ok = False
-                    continue
-                p = compare(np.load(host_dir / f"{name}.npy"), np.load(run_dir / f"{name}.npy"), mode)
-                all_ok &= p.ok
-                verdict = "ok" if p.ok else f"FAIL: {p.why}"
-                rows.append(
-                    [
-                        device,
-                        engine_label,
-                        mode,
-                        name,
-                        f"{p.agreement:.0%}",
-                        f"{p.max_abs_diff:.1e}",
-                        "yes" if p.identical else "no",
-                        verdict,
-                    ]
-                )
+                for key in keys:
+                    row, ok = parity_row(device, engine_label, mode, key[2], found[key], host_dir)
+                    rows.append(row)
+                    all_ok &= ok
+        for key in sorted(k for k in found if not gated(k[1])):
+            engine_label = ENGINES.get(key[0], key[0])
+            rows.append(parity_row(device, engine_label, key[1], key[2], found[key], host_dir)[0])
     return rows, all_ok and bool(rows)
 
 

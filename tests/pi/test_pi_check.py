@@ -46,7 +46,7 @@ def test_float_outputs_may_differ_by_the_tolerance_but_no_more():
 
 def test_int8_outputs_must_be_identical():
     result = parity.compare(HOST, HOST + np.float32(1e-7), "int8")
-    assert not result.ok and not result.identical and "identical" in result.why
+    assert not result.ok and not result.identical and result.why == "int8: 6 of 6 values differ"
 
 
 def test_a_changed_top1_fails_even_within_tolerance():
@@ -153,13 +153,43 @@ def test_table_has_a_row_per_device_engine_and_mode(tmp_path, capsys):
 def test_int8_drift_fails_the_check(tmp_path, capsys):
     host, results = fake_run(tmp_path, int8_drift=1 / 256)
     assert parity.main([str(host), str(results)]) == 1
-    assert "FAIL: int8 outputs not identical" in capsys.readouterr().out
+    assert "FAIL: int8: 6 of 6 values differ" in capsys.readouterr().out
 
 
-def test_a_failing_edgewise_command_fails_the_check(tmp_path, capsys):
+def test_a_failed_predict_on_a_checked_artifact_fails_the_check(tmp_path, capsys):
     host, results = fake_run(tmp_path, predict_rc=2)
+    (results / "cortex-a72" / "litert" / "predict-model_int8.onnx.json").unlink()
     assert parity.main([str(host), str(results)]) == 1
-    assert "FAIL: rc 2" in capsys.readouterr().out
+    assert "model_int8.onnx: predict failed" in capsys.readouterr().out
+
+
+def add_unloadable_artifact(run_dir: Path, name: str, quantize: str) -> None:
+    """What outputs.py records when the engine cannot load a file (tflite-runtime 2.14, newer op versions)."""
+    meta = json.loads((run_dir / "outputs.json").read_text())
+    meta[name] = {
+        "format": "tflite",
+        "quantize": quantize,
+        "backend": "tflite_runtime",
+        "error": f"{name}: no op",
+    }
+    (run_dir / "outputs.json").write_text(json.dumps(meta))
+
+
+def test_an_unchecked_mode_that_cannot_load_is_reported_not_failed(tmp_path, capsys):
+    host, results = fake_run(tmp_path)
+    add_unloadable_artifact(results / "cortex-a72" / "tflite", "model_dynamic.tflite", "dynamic")
+    (results / "cortex-a72" / "tflite" / "bench.rc").write_text("1\n")
+    assert parity.main([str(host), str(results)]) == 0
+    out = capsys.readouterr().out
+    assert "model_dynamic.tflite" in out and "not checked: no op" in out
+    assert "ok, = host (rc 1: an unchecked artifact failed)" in out
+
+
+def test_a_checked_mode_that_cannot_load_fails(tmp_path, capsys):
+    host, results = fake_run(tmp_path)
+    add_unloadable_artifact(results / "cortex-a76" / "tflite", "model_int8.tflite", "int8")
+    assert parity.main([str(host), str(results)]) == 1
+    assert "FAIL: no op" in capsys.readouterr().out
 
 
 def test_bench_figures_must_match_the_hosts(tmp_path, capsys):
