@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 
 from edgewise.train.augment import AUGMENTATIONS
@@ -105,5 +106,6 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         patience=args.patience,
         fine_tune_epochs=args.fine_tune_epochs,
+        command=shlex.join(["edgewise", *sys.argv[1:]]),
     )
     return 0
