@@ -32,27 +32,3 @@ in_pi() {
   env -i HOME=/root LANG=C.UTF-8 PATH=/usr/local/bin:/usr/bin:/bin QEMU_CPU="$cpu" \
     TF_CPP_MIN_LOG_LEVEL=2 "$(command -v chroot)" "$root" "$@"
 }
-
-# The host's own figures for the same bundle (raw outputs, bench, predict), and the image that
-# `edgewise predict` gets on both sides.
-run_on_host() {
-  local py=$1 bundle=$2 out=$3 sample model
-  sample="$(dirname "$bundle")/sample.png"
-  mkdir -p "$out"
-  "$py" "$HERE/pi/outputs.py" "$bundle" "$out" 2>"$out/outputs.log" \
-    || { cat "$out/outputs.log" >&2; die "the host could not run the bundle"; }
-  "$py" -m edgewise bench "$bundle" --runs 5 --warmup 1 --label host --out "$out/bench" >"$out/bench.log" 2>&1 \
-    || { tail -n 20 "$out/bench.log" >&2; die "edgewise bench failed on the host"; }
-  "$py" - "$bundle/parity.npz" "$sample" <<'PY'
-import sys
-import numpy as np
-from PIL import Image
-image = np.load(sys.argv[1], allow_pickle=False)["images"][0]
-Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image).save(sys.argv[2])
-PY
-  for model in "$bundle"/model_*.tflite "$bundle"/model_*.onnx; do
-    [ -f "$model" ] || continue
-    "$py" -m edgewise predict "$model" "$sample" --json --top 3 >"$out/predict-$(basename "$model").json" \
-      || die "edgewise predict $(basename "$model") failed on the host"
-  done
-}

@@ -1,12 +1,13 @@
 #!/bin/bash
 # What scripts/pi-check runs inside the emulated Raspberry Pi (Debian bookworm arm64, Python 3.11), in
-# /opt/pi-check holding dist/edgewise-*.whl, wheels/<venv>/ (arm64 wheels), bundle/ and sample.png:
+# /opt/pi-check holding dist/edgewise-*.whl, wheels/<venv>/ (arm64 wheels), bundle/ and sample.png.
+# The host runs `check` too, for the figures to compare with (PI_HOME and VENV_DIR point at its own).
 #   on-pi.sh install VENV EXTRAS   python3 -m venv, then an offline pip install of edgewise[EXTRAS]
 #   on-pi.sh check VENV OUT LABEL  raw outputs, `edgewise bench`, `edgewise predict --json` into OUT
 # `check` records each command's exit code in OUT/<command>.rc for parity.py instead of stopping.
 set -uo pipefail
 shopt -s nullglob
-cd /opt/pi-check
+cd "${PI_HOME:-/opt/pi-check}"
 
 install() {
   local venv=$1 extras=$2 wheel
@@ -23,7 +24,7 @@ install() {
 check() {
   local venv=$1 out=$2 label=$3 rc=0 model
   local models=(bundle/model_*.tflite bundle/model_*.onnx) bench_what=(bundle) outputs_args=()
-  export PATH="/opt/venv-$venv/bin:$PATH"
+  export PATH="${VENV_DIR:-/opt/venv-$venv}/bin:$PATH"
   mkdir -p "$out"
   if [ "$venv" = tflite ]; then  # no onnxruntime here: the .tflite files must fall back to tflite_runtime
     models=(bundle/model_*.tflite)
@@ -33,7 +34,7 @@ check() {
     outputs_args=(--expect tflite=litert --expect onnx=onnxruntime)
   fi
 
-  python outputs.py bundle "$out" "${outputs_args[@]}" 2>"$out/outputs.log"
+  python3 outputs.py bundle "$out" "${outputs_args[@]}" 2>"$out/outputs.log"
   echo $? >"$out/outputs.rc"
 
   edgewise bench "${bench_what[@]}" --runs 20 --warmup 2 --label "$label" --out "$out/bench" >"$out/bench.log" 2>&1
