@@ -185,15 +185,18 @@ def _fit(model_name, splits, plan, out, strategy_name, resume, writer, weights):
     checkpoints = out / run_dir.CHECKPOINTS
     augmenter = build_augmenter(plan.augmentations, seed=plan.seed) if plan.augmentations else None
     first_epoch = loop.State.load(checkpoints / loop.STATE_FILE).epoch if resume else 0
-    train_ds = make_dataset(
-        splits.train,
-        plan.batch_size,
-        training=True,
-        augmenter=augmenter,
-        seed=plan.seed + first_epoch,
-        shard_by_data=strategy_name == "multiworker",
-    )
-    val_ds = make_dataset(splits.val, plan.batch_size, shard_by_data=strategy_name == "multiworker")
+    multiworker = strategy_name == "multiworker"
+    if multiworker:
+        from edgewise.train import custom_loop
+
+        train_ds = custom_loop.distributed_train_dataset(
+            splits.train, plan.batch_size, strategy, augmenter=augmenter, seed=plan.seed + first_epoch
+        )
+    else:
+        train_ds = make_dataset(
+            splits.train, plan.batch_size, training=True, augmenter=augmenter, seed=plan.seed + first_epoch
+        )
+    val_ds = make_dataset(splits.val, plan.batch_size)
     options = {"weights": weights} if zoo.get_config(model_name).pretrained else {}
 
     def build():
@@ -212,6 +215,7 @@ def _fit(model_name, splits, plan, out, strategy_name, resume, writer, weights):
         strategy=strategy,
         resume=resume,
         writer=writer,
+        multiworker=multiworker,
     )
     return model, state, replicas
 

@@ -31,7 +31,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
-        logs["lr"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        logs["lr"] = float(self.model.optimizer.learning_rate)
         logs["epoch_seconds"] = time.perf_counter() - self._started
         st = self.state
         st.epoch = epoch + 1

@@ -115,12 +115,15 @@ def fit(
     strategy,
     resume: bool,
     writer: bool = True,
+    multiworker: bool = False,
 ) -> tuple[Any, State]:
     """Train (or resume) and return the best model (lowest validation loss) and the final state.
 
     Only the ``writer`` (the chief of a multi-worker run) keeps checkpoints and gets a model back.
 
     ``build_model()`` creates the uncompiled model; it is called inside the strategy's scope.
+    ``multiworker`` trains with :mod:`edgewise.train.custom_loop` (``train_ds`` then comes from
+    ``custom_loop.distributed_train_dataset``), because Keras 3's ``fit`` cannot.
     """
     import keras
 
@@ -152,23 +155,39 @@ def fit(
                 if model is None:
                     model = build_model()
                 if fine_tune:
-                    if writer and state.best_epoch != state.epoch and (checkpoints / BEST_FILE).is_file():
-                        model = keras.models.load_model(checkpoints / BEST_FILE)
+                    # (multi-worker runs go on from the last epoch: the workers must hold the same weights)
+                    best = checkpoints / BEST_FILE
+                    if not multiworker and state.best_epoch != state.epoch and best.is_file():
+                        model = keras.models.load_model(best)
                     unfreeze_for_fine_tuning(model)
                     state.wait, state.stopped_early = 0, False
                 compile_model(model, plan, steps_per_epoch, fine_tune=fine_tune)
         if len(phases) > 1:
             log.info("phase %s: epochs %d-%d", name, max(start, state.epoch) + 1, end)
         callback = EpochCheckpoint(checkpoints, state, plan, writer, end)
-        model.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=end,
-            initial_epoch=max(start, state.epoch),
-            callbacks=[callback],
-            shuffle=False,  # the dataset shuffles itself
-            verbose=verbose,
-        )
+        if multiworker:
+            from edgewise.train import custom_loop
+
+            custom_loop.fit(
+                model,
+                train_ds,
+                val_ds,
+                strategy=strategy,
+                global_batch=plan.batch_size,
+                epochs=end,
+                initial_epoch=max(start, state.epoch),
+                callbacks=[callback],
+            )
+        else:
+            model.fit(
+                train_ds,
+                validation_data=val_ds,
+                epochs=end,
+                initial_epoch=max(start, state.epoch),
+                callbacks=[callback],
+                shuffle=False,  # the dataset shuffles itself
+                verbose=verbose,
+            )
         if state.stopped_early and fine_tune:
             break
 

@@ -17,7 +17,6 @@ def make_dataset(
     training: bool = False,
     augmenter=None,
     seed: int = 1337,
-    shard_by_data: bool = False,
 ):
     """A ``tf.data.Dataset`` of ``(float32 images, int64 labels)`` batches."""
     import tensorflow as tf
@@ -29,8 +28,4 @@ def make_dataset(
     ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
     if training and augmenter is not None:
         ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
-    if shard_by_data:  # multi-worker: every worker sees every file, each takes its share of the batches
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        ds = ds.with_options(options)
     return ds.prefetch(tf.data.AUTOTUNE)
