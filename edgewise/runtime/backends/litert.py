@@ -18,7 +18,7 @@ from collections import Counter
 import numpy as np
 
 from edgewise.runtime.backends.base import TensorSpec
-from edgewise.runtime.backends.quant import from_graph_output, shape_fits, to_graph_input
+from edgewise.runtime.backends.quant import input_converter, output_converter, shape_fits
 from edgewise.runtime.errors import BackendUnavailable, InputError, ModelFileError
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,8 @@ class LiteRTBackend:
                 f"{path}: expected one input and one output tensor, found {len(self.inputs)} and "
                 f"{len(self.outputs)}"
             )
+        self._to_graph = input_converter(self.inputs[0])
+        self._from_graph = output_converter(self.outputs[0])
         self._in_index = in_details[0]["index"]
         self._out_index = out_details[0]["index"]
         self._batch = int(in_details[0]["shape"][0])
@@ -121,11 +123,11 @@ class LiteRTBackend:
                 f"{self.path}: input of shape {tuple(batch.shape)} does not fit the model's input "
                 f"{_shape_text(spec_in.shape)}"
             )
-        x = to_graph_input(batch, spec_in)
+        x = self._to_graph(batch)
         n = len(x)
         with self._lock:
             if self.max_batch is None:
-                return from_graph_output(self._invoke(x), self.outputs[0])
+                return self._from_graph(self._invoke(x))
             step = self.max_batch
             parts = []
             for start in range(0, n, step):
@@ -135,7 +137,7 @@ class LiteRTBackend:
                     parts.append(self._invoke(np.concatenate([chunk, pad]))[: len(chunk)])
                 else:
                     parts.append(self._invoke(chunk))
-            return from_graph_output(np.concatenate(parts) if len(parts) != 1 else parts[0], self.outputs[0])
+            return self._from_graph(np.concatenate(parts) if len(parts) != 1 else parts[0])
 
     def _invoke(self, x: np.ndarray) -> np.ndarray:
         interpreter = self._interpreter

@@ -12,7 +12,7 @@ import numpy as np
 
 from edgewise.runtime import onnx_proto
 from edgewise.runtime.backends.base import TensorSpec
-from edgewise.runtime.backends.quant import from_graph_output, shape_fits, to_graph_input
+from edgewise.runtime.backends.quant import input_converter, output_converter, shape_fits
 from edgewise.runtime.errors import BackendUnavailable, InputError, ModelFileError
 
 CPU = "CPUExecutionProvider"
@@ -111,6 +111,8 @@ class OnnxRuntimeBackend:
                 f"{path}: expected one input and one output tensor, found {len(self.inputs)} and "
                 f"{len(self.outputs)}"
             )
+        self._to_graph = input_converter(self.inputs[0])
+        self._from_graph = output_converter(self.outputs[0])
         shape = self.inputs[0].shape
         self.layout = "NCHW" if len(shape) == 4 and shape[1] in (1, 3) and shape[3] not in (1, 3) else "NHWC"
         self._in_name = self.inputs[0].name
@@ -129,7 +131,7 @@ class OnnxRuntimeBackend:
                 f"{self.path}: input of shape {tuple(batch.shape)} does not fit the model's input "
                 f"{spec.shape}"
             )
-        x = to_graph_input(batch, spec)
+        x = self._to_graph(batch)
         step = self.max_batch
         try:
             if step is None or len(x) == step:
@@ -142,7 +144,7 @@ class OnnxRuntimeBackend:
             raise ModelFileError(
                 f"{self.path}: onnxruntime failed to run the model ({_first_line(e)})"
             ) from None
-        return from_graph_output(out, self.outputs[0])
+        return self._from_graph(out)
 
     def _run_padded(self, chunk: np.ndarray, step: int) -> np.ndarray:
         n = len(chunk)
