@@ -104,6 +104,7 @@ class LiteRTBackend:
                 f"{path}: expected one input and one output tensor, found {len(self.inputs)} and "
                 f"{len(self.outputs)}"
             )
+        self._max_batch = self.inputs[0].shape[0]  # None when the batch dimension can be resized
         self._to_graph = input_converter(self.inputs[0])
         self._from_graph = output_converter(self.outputs[0])
         self._in_index = in_details[0]["index"]
@@ -114,7 +115,7 @@ class LiteRTBackend:
 
     @property
     def max_batch(self) -> int | None:
-        return None if self.inputs[0].shape[0] is None else self.inputs[0].shape[0]
+        return self._max_batch
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         spec_in = self.inputs[0]
@@ -126,9 +127,9 @@ class LiteRTBackend:
         x = self._to_graph(batch)
         n = len(x)
         with self._lock:
-            if self.max_batch is None:
+            step = self._max_batch
+            if step is None:
                 return self._from_graph(self._invoke(x))
-            step = self.max_batch
             parts = []
             for start in range(0, n, step):
                 chunk = x[start : start + step]
