@@ -201,3 +201,48 @@ def test_ctrl_c_says_how_to_resume(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130
     assert "--resume" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_transfer_learning_frozen_base_then_fine_tune(tmp_path):
+    """A weights file stands in for ImageNet (offline): frozen phase, then the fine-tune phase."""
+    import keras
+
+    from edgewise.train import train
+
+    weights = tmp_path / "base.weights.h5"
+    keras.applications.MobileNetV2(
+        input_shape=(32, 32, 3), include_top=False, weights=None, alpha=0.35
+    ).save_weights(weights)
+    data = tmp_path / "photos"
+    _separable_photos(data, per_class=8)
+    out = train(
+        data=data,
+        model="mobilenet_v2",
+        out=tmp_path / "run",
+        image_size=32,
+        epochs=1,
+        fine_tune_epochs=1,
+        weights=str(weights),
+        batch_size=4,
+    )
+    card = ModelCard.load(out)
+    assert card.provenance["fine_tune_epochs"] == 1 and card.provenance["epochs_run"] == 2
+    assert len(json.loads((out / "history.json").read_text())["loss"]) == 2
+    fine_tuned = keras.models.load_model(out / "checkpoints" / "epoch-0002.keras")
+    base = next(layer for layer in fine_tuned.layers if isinstance(layer, keras.Model))
+    assert base.trainable and not base.layers[1].trainable  # top unfrozen, bottom still frozen
+    assert any(layer.trainable_weights for layer in base.layers[-10:])
+
+
+@pytest.mark.slow
+def test_transfer_model_from_scratch_offline(tmp_path):
+    from edgewise.train import train
+
+    data = tmp_path / "photos"
+    _separable_photos(data, per_class=8)
+    out = train(
+        data=data, model="mobilenet_v2", out=tmp_path / "run", image_size=32, epochs=1, weights="none"
+    )
+    card = ModelCard.load(out)
+    assert card.provenance["fine_tune_epochs"] == 0 and card.provenance["weights"] == "none"
