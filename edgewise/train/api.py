@@ -47,6 +47,7 @@ def train(
     data_dir: str | os.PathLike | None = None,
     patience: int | None = None,
     fine_tune_epochs: int | None = None,
+    model_options: dict[str, Any] | None = None,
     resize: str = "bilinear",
     fit: str = "stretch",
     command: str | None = None,
@@ -54,11 +55,13 @@ def train(
     """Train zoo model ``model`` on ``data`` and write the run directory ``out``; return its path.
 
     ``data`` is "fashion_mnist", "mnist", "cifar10" or an image folder. Options left at None take the
-    model's defaults (see :mod:`edgewise.train.zoo`).
+    model's defaults (see :mod:`edgewise.train.zoo`). ``model_options`` go to the model's builder,
+    e.g. ``{"alpha": 0.5}`` for ``mobilenet_v2``.
     """
     cfg = zoo.get_config(model)
     size = parse_image_size(image_size) or cfg.input_size
     cfg.check_input(size, cfg.channels)
+    zoo.check_options(model, model_options or {})
     _check_data(data)
     strategy_name = distribute.check_strategy(strategy)
     plan = Plan(
@@ -93,7 +96,10 @@ def train(
         raise InputError(f"{data}: no validation images; use a val/ folder or a --val-fraction above 0")
 
     try:
-        trained, state, replicas = _fit(model, splits, plan, out, strategy_name, resume, writer, weights)
+        options = dict(model_options or {})
+        if cfg.pretrained:
+            options["weights"] = weights
+        trained, state, replicas = _fit(model, splits, plan, out, strategy_name, resume, writer, options)
     except KeyboardInterrupt:
         if writer and has_checkpoint(out / run_dir.CHECKPOINTS):
             log.warning(
@@ -114,7 +120,8 @@ def train(
         metrics=metrics,
         provenance=_provenance(
             plan, state, strategy_name, replicas, weights, command, time.perf_counter() - started
-        ),
+        )
+        | {"model_options": dict(model_options or {})},
     )
     card.save(out / "edgewise.json")
     log.info(
@@ -168,7 +175,7 @@ def evaluate(model, splits: Splits, batch_size: int) -> dict[str, Any]:
     return metrics
 
 
-def _fit(model_name, splits, plan, out, strategy_name, resume, writer, weights):
+def _fit(model_name, splits, plan, out, strategy_name, resume, writer, options):
     import keras
 
     from edgewise.train import loop
@@ -197,7 +204,6 @@ def _fit(model_name, splits, plan, out, strategy_name, resume, writer, weights):
             splits.train, plan.batch_size, training=True, augmenter=augmenter, seed=plan.seed + first_epoch
         )
     val_ds = make_dataset(splits.val, plan.batch_size)
-    options = {"weights": weights} if zoo.get_config(model_name).pretrained else {}
 
     def build():
         return zoo.create_model(

@@ -78,6 +78,7 @@ def register(sub) -> None:
         help="transfer models only: pretrained weights (imagenet needs them cached or a download); "
         "none trains from scratch offline",
     )
+    p.add_argument("--alpha", type=float, help="mobilenet_v2 only: width multiplier (default 0.35)")
     p.add_argument("--data-dir", metavar="DIR", help="where to look first for the named datasets' files")
     p.set_defaults(func=run)
 
@@ -106,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         patience=args.patience,
         fine_tune_epochs=args.fine_tune_epochs,
+        model_options={"alpha": args.alpha} if args.alpha is not None else None,
         command=shlex.join(["edgewise", *sys.argv[1:]]),
     )
     return 0

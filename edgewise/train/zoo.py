@@ -10,6 +10,7 @@ Builders import Keras lazily: ``edgewise --help`` must not load TensorFlow.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -101,7 +102,16 @@ def create_model(
     cfg.check_input((h, w), c)
     if num_classes < 2:
         raise InputError(f"a classifier needs at least two classes, not {num_classes}")
+    check_options(name, options)
     return _REGISTRY[name][0]((h, w, c), num_classes, **options)
+
+
+def check_options(name: str, options: dict[str, Any]) -> None:
+    """Raise :class:`InputError` for builder options that model ``name`` does not take."""
+    accepted = inspect.signature(_REGISTRY[name][0]).parameters
+    unknown = sorted(k for k in options if k not in accepted or k in ("input_shape", "num_classes"))
+    if unknown:
+        raise InputError(f"model {name} takes no option {', '.join(unknown)}")
 
 
 def with_overrides(cfg: ModelConfig, **overrides: Any) -> ModelConfig:

@@ -106,6 +106,7 @@ def test_cli_train_on_idx_and_refuse_overwrite(tmp_path, capsys):
         (["--data", "mnist", "--model", "mnist_cnn", "--resume"], "nothing to resume"),
         (["--data", "mnist", "--model", "mnist_cnn", "--epochs", "0"], "epochs must be positive"),
         (["--data", "mnist", "--model", "vgg16", "--image-size", "16"], "at least 32x32"),
+        (["--data", "mnist", "--model", "mnist_cnn", "--alpha", "0.5"], "takes no option alpha"),
     ],
 )
 def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, message):
