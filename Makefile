@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 RUN ?= runs/fm
 
-.PHONY: demo test lint pi-check fixtures clean
+.PHONY: demo test lint pi-check bench-runtime clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,3 +27,7 @@ pi-check:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Benchmarks (scripts that print figures; see docs/). bench-runtime needs the runtime-only venv of .ci/run.
+bench-runtime: $(VENV)/.installed
+	$(VENV)/bin/python scripts/bench_runtime.py --runtime-venv .venv-runtime
