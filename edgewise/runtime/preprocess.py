@@ -79,6 +79,8 @@ def load_image(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Pillow warns about damaged EXIF blocks (e.g. "Corrupt EXIF data") but decodes the pixels.
+            warnings.filterwarnings("ignore", "(?i).*exif", UserWarning)
             if img.format == "JPEG":
                 _draft(img, (width, height), channels)
             img = ImageOps.exif_transpose(img)
