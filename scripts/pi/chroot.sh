@@ -14,6 +14,15 @@ mount_pi_filesystems() {
   mount -t proc proc "$1/proc"
 }
 
+# The CPU lists a Pi's sysfs has, for the cpuinfo library inside ONNX Runtime and LiteRT: without them
+# its initialisation fails, and then LiteRT silently runs without its XNNPACK delegate, unlike on a Pi.
+# As many CPUs as the Pi's 4 the host really has, so that thread affinity calls stay valid under qemu.
+fake_sysfs_cpus() {
+  local cpus=$(($(nproc) < 4 ? $(nproc) : 4)) f
+  mkdir -p "$1/sys/devices/system/cpu"
+  for f in possible present online; do echo "0-$((cpus - 1))" >"$1/sys/devices/system/cpu/$f"; done
+}
+
 # ONNX Runtime and LiteRT read /proc/cpuinfo to pick kernels; the host's x86 one makes them crash at
 # start-up under qemu, so a Pi 4 / Pi 5 one is bind-mounted over it.
 mount_cpuinfo() {
