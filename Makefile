@@ -22,8 +22,8 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check edgewise tests scripts
 	$(VENV)/bin/ruff format --check edgewise tests scripts
 
-pi-check:
-	bash scripts/pi-check
+pi-check: $(VENV)/.installed
+	EDGEWISE_PYTHON=$(VENV)/bin/python bash scripts/pi-check
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
