@@ -23,7 +23,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check edgewise tests scripts
 
 pi-check: $(VENV)/.installed
-	EDGEWISE_PYTHON=$(VENV)/bin/python bash scripts/pi-check
+	EDGEWISE_PYTHON=$(abspath $(VENV))/bin/python bash scripts/pi-check
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
