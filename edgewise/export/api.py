@@ -139,6 +139,46 @@ def export(
     keeps its worst layers in float, the fewest that meet the budget, trying at most ``repair_steps``
     sets (:mod:`edgewise.export.repair`).
     """
+    plan, micro = _checked_options(
+        format, quantize, io=io, calibration=calibration, calib_samples=calib_samples,
+        parity_samples=parity_samples, threads=threads, opset=opset, seed=seed, max_drop=max_drop,
+        repair_steps=repair_steps, int8_variant=int8_variant, thresholds=thresholds, fits=fits, npu=npu,
+    )  # fmt: skip
+    needs_calibration = any(mode is Quantize.INT8 for _, mode in plan)
+    source = sources.open_source(
+        run, data=data, splits=splits, labels=labels, preprocess=preprocess, task=task, seed=seed
+    )
+    skipped = "skipped (--no-validate)" if not validate else "skipped (no data)"
+    limits = _limits(source, thresholds) if _can_validate(source, validate, needs_calibration) else None
+    bundle, result = _open_bundle(source, out)
+    calibration_set, held_out = _held_out_and_calibration(
+        source, bundle, result, needs_calibration, calib_samples=calib_samples, val_samples=val_samples,
+        parity_samples=parity_samples, seed=seed,
+    )  # fmt: skip
+    repairer = _repairer_for(
+        source, calibration_set, max_drop, opset, calibration, repair_steps, threads, seed
+    )
+    job = _Job(source.model, source.card, bundle, calibration_set, held_out, limits, io, opset, calibration,
+               threads, progress, explain, int8_variant, repairer, skipped)  # fmt: skip
+    for step, (fmt, mode) in enumerate(plan, 1):
+        log.info("[%d/%d] %s: converting", step, len(plan), artifact_name(fmt, mode))
+        _export_one(job, fmt, mode, result)
+    if explain and not needs_calibration:
+        log.warning("--explain reports on int8 artifacts; none were exported")
+    if micro:
+        result.micro = _micro(bundle, result, fits, npu)
+    if check:
+        _raise_on_failures(result)
+    return result
+
+
+# -- the steps of export() -----------------------------------------------------------------------------
+def _checked_options(
+    format, quantize, *, io, calibration, calib_samples, parity_samples, threads, opset, seed, max_drop,
+    repair_steps, int8_variant, thresholds, fits, npu,
+):  # fmt: skip
+    """Every option check that needs no model: the plan of (format, mode) pairs and whether TFLite Micro
+    sources are wanted. Bad input fails here, before the (slow) model load."""
     format, micro = tflm.split_format(format)
     if micro:
         tflm.check_options(quantize, io, fits, npu)
@@ -150,56 +190,63 @@ def export(
     repair.check_options(max_drop, repair_steps)
     if int8_variant not in int8_variants.CHOICES:
         raise InputError(f"--int8-variant {int8_variant!r}: choose {' or '.join(int8_variants.CHOICES)}")
-    validation.thresholds_with(thresholds)  # bad overrides fail before the model loads
-    needs_calibration = any(mode is Quantize.INT8 for _, mode in plan)
-    source = sources.open_source(
-        run, data=data, splits=splits, labels=labels, preprocess=preprocess, task=task, seed=seed
-    )
-    model, card, splits = source.model, source.card, source.splits
-    skipped = "skipped (--no-validate)" if not validate else "skipped (no data)"
-    validate = _can_validate(source, validate, needs_calibration)
-    limits = validation.thresholds_with(
-        thresholds,
-        base=validation.default_thresholds(classifier=card.is_classifier, labelled=source.labelled),
-    )
+    validation.thresholds_with(thresholds)
+    return plan, micro
+
+
+def _limits(source: sources.ModelSource, thresholds) -> dict[Quantize, validation.Threshold]:
+    """The validation thresholds per mode: the defaults for this kind of model, then the overrides."""
+    card = source.card
+    base = validation.default_thresholds(classifier=card.is_classifier, labelled=source.labelled)
+    return validation.thresholds_with(thresholds, base=base)
+
+
+def _open_bundle(source: sources.ModelSource, out) -> tuple[Bundle, ExportResult]:
+    """The bundle directory (``out`` or the source's home) with the source's card."""
     model_file = source.path / keras_model.MODEL_FILE if source.kind == sources.RUN else source.path
     bundle = Bundle.open(
         Path(out) if out is not None else source.home,
-        card,
+        source.card,
         model_sha256=binding.file_sha256(model_file) if model_file.is_file() else "",
     )
-    result = ExportResult(directory=bundle.dir, card=bundle.card)
     if not source.card_found:
         bundle.save_card()  # written even when no artifact passes, so the bundle says what it is
+    return bundle, ExportResult(directory=bundle.dir, card=bundle.card)
 
-    calibration_set = held_out = None
-    if splits is not None:
-        if needs_calibration:
-            calibration_set = _calibration_set(splits, calib_samples, seed)
-        held_out = _held_out(model, splits, val_samples, seed, task=card.task)
-        result.parity_file = _write_parity(bundle, held_out, parity_samples, seed)
-        for message in calibration_check.of(calibration_set, held_out, num_classes=card.num_classes):
-            log.warning(message)
 
-    repairer = None
-    if max_drop is not None and needs_calibration:
-        repairer = repair.Repairer(model, calibration_set, repair.validation_set(model, splits, seed=seed),
-                                   max_drop, opset, calibration, repair_steps, threads)  # fmt: skip
-    job = _Job(model, card, bundle, calibration_set, held_out, limits if validate else None, io, opset,
-               calibration, threads, progress, explain, int8_variant, repairer, skipped)  # fmt: skip
-    for step, (fmt, mode) in enumerate(plan, 1):
-        log.info("[%d/%d] %s: converting", step, len(plan), artifact_name(fmt, mode))
-        _export_one(job, fmt, mode, result)
+def _held_out_and_calibration(
+    source: sources.ModelSource, bundle: Bundle, result: ExportResult, needs_calibration: bool, *,
+    calib_samples: int, val_samples: int | None, parity_samples: int, seed: int,
+) -> tuple[CalibrationSet | None, ParitySet | None]:  # fmt: skip
+    """The calibration sample (int8 only) and the held-out set with the Keras outputs; writes
+    ``parity.npz`` and warns when the calibration sample does not look like the held-out images."""
+    splits = source.splits
+    if splits is None:
+        return None, None
+    calibration_set = _calibration_set(splits, calib_samples, seed) if needs_calibration else None
+    held_out = _held_out(source.model, splits, val_samples, seed, task=source.card.task)
+    result.parity_file = _write_parity(bundle, held_out, parity_samples, seed)
+    for message in calibration_check.of(calibration_set, held_out, num_classes=source.card.num_classes):
+        log.warning(message)
+    return calibration_set, held_out
 
-    if explain and not needs_calibration:
-        log.warning("--explain reports on int8 artifacts; none were exported")
-    if micro:
-        result.micro = _micro(bundle, result, fits, npu)
-    if check and result.rejected:
+
+def _repairer_for(source, calibration_set, max_drop, opset, calibration, repair_steps, threads, seed):
+    """The int8 accuracy-budget repair (``--max-drop``), or None when it was not asked for or no
+    artifact is int8 (there is then no calibration set)."""
+    if max_drop is None or calibration_set is None:
+        return None
+    model = source.model
+    return repair.Repairer(model, calibration_set, repair.validation_set(model, source.splits, seed=seed),
+                           max_drop, opset, calibration, repair_steps, threads)  # fmt: skip
+
+
+def _raise_on_failures(result: ExportResult) -> None:
+    """``check=True``: a rejected artifact, or a TFLite Micro build that does not fit its board, raises."""
+    if result.rejected:
         raise ExportRejected(result)
-    if check and result.micro is not None:
+    if result.micro is not None:
         tflm.check_fit(artifact_name(Format.TFLITE, Quantize.INT8), result.micro, result)
-    return result
 
 
 @dataclass(frozen=True)
