@@ -116,28 +116,15 @@ def export(
     max_drop: float | None = None,
     repair_steps: int = repair.DEFAULT_MAX_STEPS,
 ) -> ExportResult:
-    """Export a Keras model and write the bundle; ``run`` is a run directory of ``edgewise train``, a
-    ``.keras`` or ``.h5`` file, or a SavedModel directory (see :mod:`edgewise.export.sources`).
-
-    ``format``: "tflite" | "onnx" | "all" (or a list); ``quantize``: "fp32" | "fp16" | "dynamic" |
-    "int8" | "all" (or a list). ``io``: "int8" (TFLite int8 default) or "float". ``calibration``:
-    "percentile" (default), "minmax" or "entropy" (ONNX; TFLite calibrates min/max). ``thresholds``
-    overrides the validation thresholds, e.g. ``{"int8.drop": 0.5}``. ``int8_variant``: "fastest"
-    (default: convert each int8 recipe of :mod:`edgewise.export.int8_variants`, keep the fastest on this
-    machine that passes validation) or "first" (only the first recipe). ``data`` overrides the card's data
-    keywords for ``load_splits``; ``splits`` passes the data directly (anything with ``.train/.val/.test``
-    splits of ``.images``/``.labels``); ``data={"source": "x.npz"}`` reads arrays (``x``, optional
-    ``y``). ``labels``: a file of label names, one per line. ``preprocess``: the normalisation a model
-    trained outside edgewise expects ("0..1", "-1..1", "imagenet", "caffe", or
-    "scale=...,mean=...,std=...,order=bgr"). ``task``: "classify" or "regress" when the guess is wrong.
-    With ``check`` (default) a rejected artifact raises :class:`ExportRejected` after everything else is
-    written.
-
-    ``format="tflm"`` adds TFLite Micro to the int8 TFLite artifact (see :mod:`edgewise.export.tflm`):
-    ``fits`` names a board to check it against, ``npu`` the Ethos-U configuration Vela estimates for
-    (None: no estimate). ``max_drop`` (pp): an int8 artifact that loses more on the validation split
-    keeps its worst layers in float, the fewest that meet the budget, trying at most ``repair_steps``
-    sets (:mod:`edgewise.export.repair`).
+    """Export a Keras model and write the bundle. ``run``: a run directory of ``edgewise train``, a
+    ``.keras``/``.h5`` file or a SavedModel directory (:mod:`edgewise.export.sources`). The keywords are
+    the options of ``edgewise export --help`` (``--calib-samples`` is ``calib_samples``); ``format`` and
+    ``quantize`` also take lists, ``thresholds`` a dict like ``{"int8.drop": 0.5}``, ``npu`` None (no
+    estimate). Python only: ``splits`` passes the data directly (anything with ``.train/.val/.test``
+    splits of ``.images``/``.labels``); ``data`` overrides the card's keywords for ``load_splits``
+    (``{"source": "x.npz"}`` reads arrays ``x`` and optional ``y``). With ``check`` (default) a rejected
+    artifact raises :class:`ExportRejected`, and a TFLite Micro build that misses its ``fits`` board
+    :class:`edgewise.export.tflm.DoesNotFit`, after everything else is written.
     """
     plan, micro = _checked_options(
         format, quantize, io=io, calibration=calibration, calib_samples=calib_samples,
