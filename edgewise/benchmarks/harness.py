@@ -195,8 +195,27 @@ def run_benchmark(
     if isinstance(settings.threads, str):
         settings = dataclasses.replace(settings, threads=auto_threads(system.get("cpu_affinity")))
     rounds = max(1, settings.rounds)
+    children = _measure_rounds(targets, settings, rounds, progress)
+    results = [_target_result(target, settings.threads, children[t]) for t, target in enumerate(targets)]
+    system["state_after"] = sysinfo.device_state()
+    return BenchRun(
+        label=label or system["hostname"],
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        settings=_settings_record(settings, rounds, command),
+        system=system,
+        bundle=_bundle_info(targets),
+        artifacts=results,
+        edgewise_version=edgewise.__version__,
+    )
+
+
+def _measure_rounds(
+    targets: list[Target], settings: Settings, rounds: int, progress: bool | None
+) -> list[list[list[dict[str, Any]]]]:
+    """One child per round x target x thread count, rounds outermost so that they interleave; the
+    results indexed [target][threads index][round]. Parity is measured once, in the first child."""
+    children: list[list[list[dict[str, Any]]]] = [[[] for _ in settings.threads] for _ in targets]
     steps = len(targets) * len(settings.threads) * rounds
-    children: dict[tuple[int, int], list[dict[str, Any]]] = {}  # (target, threads index) -> per round
     with Progress(steps, "bench", enabled=progress) as bar:
         for round_index in range(rounds):
             for t, target in enumerate(targets):
@@ -212,36 +231,34 @@ def run_benchmark(
                     child = measure_in_child(
                         target.path, threads, settings, parity=target.parity if first else None
                     )
-                    children.setdefault((t, i), []).append(child)
+                    children[t][i].append(child)
                     bar.update(note=note)
-    results = []
-    for t, target in enumerate(targets):
-        result = _artifact_result(target)
-        for i, threads in enumerate(settings.threads):
-            _absorb(result, pool_rounds(children[(t, i)]), threads)
-        if not result.measurements and result.status == STATUS_OK:
-            result.status, result.error = STATUS_ERROR, "no measurement was taken"
-        results.append(result)
-    system["state_after"] = sysinfo.device_state()
-    return BenchRun(
-        label=label or system["hostname"],
-        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        settings={
-            "runs": settings.runs,
-            "rounds": rounds,
-            "runs_per_round": settings.runs_per_round,
-            "warmup": settings.warmup,
-            "threads": list(settings.threads),
-            "batches": list(settings.batches),
-            "device": settings.device,
-            "engine": settings.engine,
-            "command": command or [],
-        },
-        system=system,
-        bundle=_bundle_info(targets),
-        artifacts=results,
-        edgewise_version=edgewise.__version__,
-    )
+    return children
+
+
+def _target_result(target: Target, thread_counts, per_threads: list[list[dict[str, Any]]]) -> ArtifactResult:
+    """One artifact's result: its rounds pooled per thread count."""
+    result = _artifact_result(target)
+    for threads, rounds in zip(thread_counts, per_threads, strict=True):
+        _absorb(result, pool_rounds(rounds), threads)
+    if not result.measurements and result.status == STATUS_OK:
+        result.status, result.error = STATUS_ERROR, "no measurement was taken"
+    return result
+
+
+def _settings_record(settings: Settings, rounds: int, command: list[str] | None) -> dict[str, Any]:
+    """The settings as the report records them."""
+    return {
+        "runs": settings.runs,
+        "rounds": rounds,
+        "runs_per_round": settings.runs_per_round,
+        "warmup": settings.warmup,
+        "threads": list(settings.threads),
+        "batches": list(settings.batches),
+        "device": settings.device,
+        "engine": settings.engine,
+        "command": command or [],
+    }
 
 
 def auto_threads(cores: int | None) -> list[int]:

@@ -80,6 +80,20 @@ def render_merge(merged: BenchMerge) -> str:
         "",
         *[f"- {_esc(headline(r))}" for r in merged.runs],
         "",
+        *_devices_table(merged),
+        "",
+        *_latency_table(merged, labels),
+        "",
+        *_accuracy_table(merged, labels),
+    ]
+    notes = [f"{r.label}: {n}" for r in merged.runs for n in notes_for(r)] + noise_notes(merged)
+    if notes:
+        lines += ["", "## Notes", "", *[f"- {_esc(n)}" for n in notes]]
+    return "\n".join(lines) + "\n"
+
+
+def _devices_table(merged: BenchMerge) -> list[str]:
+    lines = [
         "## Devices",
         "",
         "| device | machine | OS | Python | engines | runs |",
@@ -92,6 +106,11 @@ def render_merge(merged: BenchMerge) -> str:
             f"| {_esc(run.label)} | {_esc(device_summary(run))} | {_esc(run.system.get('os', ''))} | "
             f"{run.system.get('python', '')} | {_esc(engines)} | {run.settings.get('runs', '')} |"
         )
+    return lines
+
+
+def _latency_table(merged: BenchMerge, labels: list[str]) -> list[str]:
+    """p50 per device, its ratio to the baseline artifact, and (after the first) to the first device."""
     header = "| artifact | threads | batch |"
     rule = "|---|--:|--:|"
     for label in labels:
@@ -99,7 +118,7 @@ def render_merge(merged: BenchMerge) -> str:
             f" vs {_esc(labels[0])} |" if label != labels[0] else ""
         )
         rule += "--:|--:|" + ("--:|" if label != labels[0] else "")
-    lines += ["", "## Latency", "", header, rule]
+    lines = ["## Latency", "", header, rule]
     for row in comparison(merged):
         line = f"| {_esc(row['artifact'])} | {row['threads'] or ''} | {row['batch'] or ''} |"
         for label in labels:
@@ -112,13 +131,16 @@ def render_merge(merged: BenchMerge) -> str:
             if label != labels[0]:
                 line += f" {fmt.ratio(cell.get('vs_first'))} |"
         lines.append(line)
-    lines += [
-        "",
+    return lines
+
+
+def _accuracy_table(merged: BenchMerge, labels: list[str]) -> list[str]:
+    lines = [
         "## Accuracy (top-1 on parity.npz)",
         "",
         "| artifact | " + " | ".join(map(_esc, labels)) + " |",
+        "|---|" + "--:|" * len(labels),
     ]
-    lines.append("|---|" + "--:|" * len(labels))
     files = list(dict.fromkeys(a.file for r in merged.runs for a in r.artifacts))
     for file in files:
         accs = []
@@ -126,10 +148,7 @@ def render_merge(merged: BenchMerge) -> str:
             a = next((x for x in run.artifacts if x.file == file), None)
             accs.append(fmt.pct((a.parity or {}).get("accuracy")) if a else "")
         lines.append(f"| {_esc(file)} | " + " | ".join(accs) + " |")
-    notes = [f"{r.label}: {n}" for r in merged.runs for n in notes_for(r)] + noise_notes(merged)
-    if notes:
-        lines += ["", "## Notes", "", *[f"- {_esc(n)}" for n in notes]]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def machine_facts(run: BenchRun) -> list[tuple[str, str]]:

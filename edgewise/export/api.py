@@ -24,7 +24,7 @@ import numpy as np
 from edgewise.export import calibration_check, int8_variants, keras_model, repair, sources, tflm
 from edgewise.export import validate as validation
 from edgewise.export.bundle import REJECTED_SUFFIX, Bundle, file_facts
-from edgewise.export.calibration import DEFAULT_SAMPLES, DEFAULT_SEED, CalibrationSet, stratified_indices
+from edgewise.export.calibration import DEFAULT_SAMPLES, DEFAULT_SEED, CalibrationSet
 from edgewise.export.errors import ArtifactRejected, UnsupportedCombinationError
 from edgewise.export.explain import Explanation
 from edgewise.runtime import binding
@@ -41,6 +41,7 @@ from edgewise.runtime.errors import InputError, ValidationError
 from edgewise.runtime.limits import MAX_THREADS, check_seed
 from edgewise.runtime.parity import DEFAULT_SAMPLES as DEFAULT_PARITY_SAMPLES
 from edgewise.runtime.parity import ParitySet, load_parity
+from edgewise.runtime.sampling import stratified_indices
 
 log = logging.getLogger("edgewise.export")
 

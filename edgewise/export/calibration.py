@@ -1,4 +1,5 @@
-"""One calibration source for both formats: a seeded, class-stratified sample of training images.
+"""One calibration source for both formats: a seeded, class-stratified sample of training images
+(:func:`edgewise.runtime.sampling.stratified_indices`).
 
 The same uint8 images feed TFLite's ``representative_dataset`` and ONNX Runtime's
 ``CalibrationDataReader``, so the two int8 artifacts of one export are calibrated on identical data.
@@ -11,32 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgewise.runtime.sampling import stratified_indices
+
 DEFAULT_SAMPLES = 300
 DEFAULT_SEED = 1337
-
-
-def stratified_indices(labels: np.ndarray, n: int, seed: int = DEFAULT_SEED) -> np.ndarray:
-    """Indices of ``n`` items whose class proportions match ``labels``, in a seeded order.
-
-    Every class present gets its share (at least one item once ``n`` reaches the number of classes),
-    and a smaller ``n`` is a prefix of a larger one with the same seed.
-    """
-    labels = np.asarray(labels)
-    n = min(int(n), len(labels))
-    if n <= 0:
-        return np.zeros(0, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(labels))
-    shuffled = labels[order]
-    rank = np.zeros(len(order), dtype=np.float64)
-    frequency = np.zeros(len(order), dtype=np.float64)
-    for cls in np.unique(shuffled):
-        where = np.flatnonzero(shuffled == cls)
-        rank[where] = np.arange(len(where))
-        frequency[where] = len(where)
-    # One of every class first, then (rank + 0.5) / count interleaves the classes in proportion.
-    key = np.where(rank == 0, 0.0, (rank + 0.5) / frequency)
-    return order[np.argsort(key, kind="stable")[:n]]
 
 
 @dataclass

@@ -36,10 +36,11 @@ from pathlib import Path
 import numpy as np
 
 from edgewise.export import validate as validation
-from edgewise.export.calibration import CalibrationSet, stratified_indices
+from edgewise.export.calibration import CalibrationSet
 from edgewise.export.converted import Converted, quiet
 from edgewise.runtime.errors import InputError
 from edgewise.runtime.parity import ParitySet
+from edgewise.runtime.sampling import stratified_indices
 
 log = logging.getLogger("edgewise.export")
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from edgewise.runtime.errors import InputError
 from edgewise.runtime.preprocess import load_image
+from edgewise.runtime.sampling import fraction_per_class
 
 log = logging.getLogger(__name__)
 
@@ -124,18 +125,10 @@ class RawSplits:
 
 
 def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
-    """Move ``fraction`` of every class (at least one image when the class has two) into a new split."""
-    rng = np.random.default_rng(seed)
-    held: list[np.ndarray] = []
-    for label in np.unique(split.labels):
-        members = np.flatnonzero(split.labels == label)
-        n = int(round(len(members) * fraction))
-        if fraction > 0 and n == 0 and len(members) > 1:
-            n = 1
-        held.append(rng.permutation(members)[:n])
-    val_idx = np.sort(np.concatenate(held)) if held else np.zeros(0, dtype=np.int64)
+    """Move ``fraction`` of every class (at least one image when the class has two) into a new split
+    (:func:`edgewise.runtime.sampling.fraction_per_class`)."""
     mask = np.zeros(len(split.labels), dtype=bool)
-    mask[val_idx] = True
+    mask[fraction_per_class(split.labels, fraction, seed)] = True
     train = Split(split.images[~mask], split.labels[~mask])
     val = Split(split.images[mask], split.labels[mask])
     return train, val

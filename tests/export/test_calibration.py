@@ -1,35 +1,15 @@
 import numpy as np
 import pytest
 
-from edgewise.export.calibration import CalibrationSet, stratified_indices
+from edgewise.export.calibration import CalibrationSet
+from edgewise.runtime.sampling import stratified_indices
 
 
-def test_stratified_sample_keeps_class_proportions():
-    labels = np.array([0] * 600 + [1] * 300 + [2] * 100)
-    picked = labels[stratified_indices(labels, 100, seed=3)]
-    assert np.bincount(picked, minlength=3).tolist() == [60, 30, 10]
-
-
-def test_every_class_is_represented_even_when_rare():
-    labels = np.array([0] * 990 + [1] * 9 + [2] * 1)
-    picked = labels[stratified_indices(labels, 10, seed=0)]
-    assert set(picked.tolist()) >= {0, 1}
-    assert len(picked) == 10
-
-
-def test_sample_is_seeded_and_smaller_samples_are_prefixes():
-    labels = np.random.default_rng(0).integers(0, 5, 2000)
-    a = stratified_indices(labels, 300, seed=7)
-    assert np.array_equal(a, stratified_indices(labels, 300, seed=7))
-    assert not np.array_equal(a, stratified_indices(labels, 300, seed=8))
-    assert np.array_equal(stratified_indices(labels, 100, seed=7), a[:100])
-    assert len(set(a.tolist())) == 300
-
-
-def test_sample_larger_than_data_takes_everything():
-    labels = np.array([1, 0, 1])
-    assert sorted(stratified_indices(labels, 50).tolist()) == [0, 1, 2]
-    assert stratified_indices(labels, 0).size == 0
+def test_calibration_sample_is_the_shared_stratified_sample():
+    labels = np.random.default_rng(1).integers(0, 4, 200)
+    images = np.arange(200, dtype=np.uint8).reshape(200, 1, 1, 1)
+    calib = CalibrationSet.sample(images, labels, n=40, seed=5)
+    assert np.array_equal(calib.images[:, 0, 0, 0], stratified_indices(labels, 40, seed=5))
 
 
 def test_one_source_feeds_tflite_and_onnx_runtime_identically():

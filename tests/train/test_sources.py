@@ -10,6 +10,7 @@ import pytest
 
 from edgewise.runtime.errors import InputError
 from edgewise.runtime.preprocess import load_image
+from edgewise.runtime.sampling import fraction_per_class
 from edgewise.train.data import Split, load_splits, stratified_split
 from edgewise.train.sources import cifar, folder, idx
 from tests.train.helpers import (
@@ -227,3 +228,10 @@ def test_stratified_split_keeps_every_class():
     train, val = stratified_split(split, 0.2, seed=1)
     assert sorted(val.labels.tolist()) == [0, 0, 1, 2]
     assert len(train) == 11 and set(train.labels.tolist()) == {0, 1, 2}
+
+
+def test_stratified_split_is_the_shared_per_class_sample():
+    labels = np.random.default_rng(4).integers(0, 5, 300)
+    split = Split(np.arange(300).reshape(300, 1, 1, 1), labels)
+    _, val = stratified_split(split, 0.25, seed=9)
+    assert np.array_equal(val.images[:, 0, 0, 0], fraction_per_class(labels, 0.25, seed=9))
