@@ -108,26 +108,9 @@ def build(
     target = boards.board(board) if board else None
 
     micro = load_backend(model_path, engine="tflm")
-    spec_in, spec_out = micro.inputs[0], micro.outputs[0]
-    if not (spec_in.dtype == spec_out.dtype == REQUIRED_IO and spec_in.quantized and spec_out.quantized):
-        raise UnsupportedOnMicro(
-            f"{model_path.name}: input {spec_in.dtype}, output {spec_out.dtype}; TFLite Micro export "
-            f"needs int8 input and output (--io {REQUIRED_IO})"
-        )
-    arena = micro.arena
-    memory = _memory(len(data), arena, card)
-    info: dict = {
-        "sources": f"{SOURCE_DIR}/",
-        "files": list(c_source.FILES),
-        "ops": graph.ops,
-        **memory,
-        "measured_with": {
-            "engine": "tflm",
-            "engine_version": micro.describe()["engine_version"],
-            "host": f"{platform.system()} {platform.machine()}",
-            "kernels": "reference",
-        },
-    }
+    spec_in, spec_out = _int8_io(model_path.name, micro)
+    memory = _memory(len(data), micro.arena, card)
+    info = _figures(graph.ops, memory, micro.describe()["engine_version"])
     if parity_images is not None and len(parity_images):
         from edgewise.runtime.micro_parity import compare
 
@@ -152,6 +135,33 @@ def build(
     )
     c_source.write(Path(out_dir) / SOURCE_DIR, data, settings)
     return info
+
+
+def _int8_io(name: str, micro):
+    """The input and output specs; refuses a model whose I/O is not quantised int8."""
+    spec_in, spec_out = micro.inputs[0], micro.outputs[0]
+    if not (spec_in.dtype == spec_out.dtype == REQUIRED_IO and spec_in.quantized and spec_out.quantized):
+        raise UnsupportedOnMicro(
+            f"{name}: input {spec_in.dtype}, output {spec_out.dtype}; TFLite Micro export "
+            f"needs int8 input and output (--io {REQUIRED_IO})"
+        )
+    return spec_in, spec_out
+
+
+def _figures(ops: list[str], memory: dict, engine_version: str) -> dict:
+    """The card's ``extra["tflm"]`` before the optional checks: sources, ops, memory, how it was measured."""
+    return {
+        "sources": f"{SOURCE_DIR}/",
+        "files": list(c_source.FILES),
+        "ops": ops,
+        **memory,
+        "measured_with": {
+            "engine": "tflm",
+            "engine_version": engine_version,
+            "host": f"{platform.system()} {platform.machine()}",
+            "kernels": "reference",
+        },
+    }
 
 
 def _memory(model_bytes: int, arena: dict[str, int], card: ModelCard) -> dict:

@@ -9,8 +9,8 @@ One seeded draw: the members of every class, in ascending class order, each shuf
 - :func:`stratified_indices`: ``n`` items in proportion to the classes, in an order where a smaller
   ``n`` is a prefix of a larger one -- export's calibration, ``parity.npz`` and validation samples.
 
-Both take the first members of each class's one shuffled order, so with the same seed a class's
-calibration images are the ones the training split would hold out first.
+Both take the first members of each class's shuffled order, so the same labels and seed give nested
+picks: a class's items in a smaller sample are among those of a larger one, whichever way it was taken.
 """
 
 from __future__ import annotations
