@@ -9,6 +9,7 @@ import sys
 from edgewise.export.boards import BOARDS
 from edgewise.export.calibration import DEFAULT_SAMPLES, DEFAULT_SEED
 from edgewise.export.repair import DEFAULT_MAX_STEPS
+from edgewise.runtime import argtypes
 from edgewise.runtime.parity import DEFAULT_SAMPLES as DEFAULT_PARITY_SAMPLES
 
 EPILOG = """\
@@ -122,6 +123,7 @@ def register(sub) -> None:
         "--threshold",
         action="append",
         default=[],
+        dest="thresholds",
         metavar="MODE.FIGURE=VALUE",
         help="override a validation threshold: FIGURE is agreement (%%), max_abs_diff or drop (pp); "
         "e.g. int8.drop=0.5 (repeatable)",
@@ -197,38 +199,10 @@ def run(args: argparse.Namespace) -> int:
     from edgewise.export.api import ExportRejected, export
     from edgewise.export.tflm import DoesNotFit
 
-    data = {}
-    if args.data:
-        data["source"] = args.data
-    if args.data_dir:
-        data["data_dir"] = args.data_dir
+    data = {key: value for key, value in (("source", args.data), ("data_dir", args.data_dir)) if value}
+    npu = None if args.npu.lower() == "none" else args.npu
     try:
-        result = export(
-            args.run,
-            format=args.format,
-            quantize=args.quantize,
-            out=args.out,
-            io=args.io,
-            opset=args.opset,
-            calibration=args.calibration,
-            calib_samples=args.calib_samples,
-            validate=args.validate,
-            thresholds=args.threshold,
-            val_samples=args.val_samples,
-            parity_samples=args.parity_samples,
-            explain=args.explain,
-            int8_variant=args.int8_variant,
-            data=data or None,
-            labels=args.labels,
-            preprocess=args.preprocess,
-            task=args.task,
-            seed=args.seed,
-            threads=args.threads,
-            fits=args.fits,
-            npu=None if args.npu.lower() == "none" else args.npu,
-            max_drop=args.max_drop,
-            repair_steps=args.repair_steps,
-        )
+        result = export(**argtypes.api_keywords(args, export, data=data or None, npu=npu))
     except (ExportRejected, DoesNotFit) as e:
         _print_report(e.result)
         raise

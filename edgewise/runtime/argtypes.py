@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import math
+from collections.abc import Callable
+from typing import Any
 
 from edgewise.runtime import limits
 from edgewise.runtime.backends import ENGINES
@@ -107,3 +110,11 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
         choices=ENGINES,
         help="force an engine (default: by file suffix; .tflite tries litert, tflite_runtime, tensorflow)",
     )
+
+
+def api_keywords(args: argparse.Namespace, function: Callable, **overrides: Any) -> dict[str, Any]:
+    """The keyword arguments for ``function`` from parsed ``args``: every option whose dest is one of its
+    parameters, then ``overrides`` for the parameters an option does not give as it is. A new option thus
+    needs its ``add_argument`` and its API keyword, nothing in between."""
+    accepted = inspect.signature(function).parameters
+    return {**{name: value for name, value in vars(args).items() if name in accepted}, **overrides}

@@ -6,6 +6,7 @@ import argparse
 import shlex
 import sys
 
+from edgewise.runtime import argtypes
 from edgewise.train.augment import AUGMENTATIONS
 from edgewise.train.distribute import STRATEGIES
 from edgewise.train.zoo import list_models
@@ -87,25 +88,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.reconfigure(line_buffering=True)  # per-epoch lines reach a log file as they happen
     from edgewise.train.api import train
 
-    train(
-        data=args.data,
-        model=args.model,
-        out=args.out,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        image_size=args.image_size,
-        val_fraction=args.val_fraction,
-        augment=args.augment,
-        seed=args.seed,
-        resume=args.resume,
-        force=args.force,
-        strategy=args.strategy,
-        weights=args.weights,
-        data_dir=args.data_dir,
-        patience=args.patience,
-        fine_tune_epochs=args.fine_tune_epochs,
-        model_options={"alpha": args.alpha} if args.alpha is not None else None,
-        command=shlex.join(["edgewise", *sys.argv[1:]]),
-    )
+    options = {"alpha": args.alpha} if args.alpha is not None else None
+    command = shlex.join(["edgewise", *sys.argv[1:]])
+    train(**argtypes.api_keywords(args, train, model_options=options, command=command))
     return 0
