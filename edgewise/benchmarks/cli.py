@@ -21,37 +21,36 @@ def register(sub) -> None:
 
 
 # -- bench --------------------------------------------------------------------------------------------
+BENCH_SUMMARY = "measure latency, memory and accuracy parity of exported models (no TensorFlow needed)"
+BENCH_DESCRIPTION = """\
+Benchmark every artifact of a bundle (or the given model files). Each artifact and thread count runs in
+its own child process: load time, first inference, latency over --runs timed calls after --warmup, split
+over --rounds interleaved rounds (mean, std, min, p50 with a 95% bootstrap interval, p90, p99, max; a
+noise warning when rounds disagree), throughput per batch size, peak RSS; plus accuracy parity on the
+bundle's parity.npz (top-1, agreement with the Keras reference, max/mean abs difference) and the machine
+it ran on. Writes bench.json, bench.md and bench.html into the bundle (or --out DIR) unless
+--json/--md/--html name the outputs, and prints a table.
+"""
+
+BENCH_EPILOG = """\
+examples:
+  edgewise bench runs/fm
+  edgewise bench runs/fm --threads 1,2 --batch 1,8 --runs 200
+  edgewise bench runs/fm/model_int8.tflite --json int8.json
+  edgewise bench runs/fm --device gpu
+  edgewise bench runs/fm --pick          # record the fastest passing artifact for this device
+  edgewise bench runs/fm --remote pi@raspberrypi.local --remote-python '~/venv/bin/python'
+  edgewise bench runs/fm --remote pi4,pi5 --remote gpu-box --pick
+"""
+
+
 def _register_bench(sub) -> None:
-    p = sub.add_parser(
-        "bench",
-        help="measure latency, memory and accuracy parity of exported models (no TensorFlow needed)",
-        description="Benchmark every artifact of a bundle (or the given model files). Each artifact and "
-        "thread count runs in its own child process: load time, first inference, latency over --runs "
-        "timed calls after --warmup, split over --rounds interleaved rounds (mean, std, min, p50 with a "
-        "95% bootstrap interval, p90, p99, max; a noise warning when rounds disagree), throughput per "
-        "batch size, peak "
-        "RSS; plus accuracy parity on the bundle's parity.npz (top-1, agreement with the Keras reference, "
-        "max/mean abs difference) and the machine it ran on. Writes bench.json, bench.md and bench.html "
-        "into the bundle (or --out DIR) unless --json/--md/--html name the outputs, and prints a table.",
-        epilog="examples:\n"
-        "  edgewise bench runs/fm\n"
-        "  edgewise bench runs/fm --threads 1,2 --batch 1,8 --runs 200\n"
-        "  edgewise bench runs/fm/model_int8.tflite --json int8.json\n"
-        "  edgewise bench runs/fm --device gpu\n"
-        "  edgewise bench runs/fm --pick          # record the fastest passing artifact for this device\n"
-        "  edgewise bench runs/fm --remote pi@raspberrypi.local --remote-python '~/venv/bin/python'\n"
-        "  edgewise bench runs/fm --remote pi4,pi5 --remote gpu-box --pick",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = argtypes.add_command(sub, "bench", BENCH_SUMMARY, BENCH_DESCRIPTION, BENCH_EPILOG)
     p.add_argument(
         "targets", nargs="+", type=Path, metavar="BUNDLE|MODEL", help="bundle directories or model files"
     )
-    p.add_argument(
-        "--runs",
-        type=argtypes.bounded_int(1, limits.MAX_RUNS),
-        default=100,
-        metavar="N",
-        help="timed calls (default 100)",
+    argtypes.add_count(
+        p, "--runs", low=1, high=limits.MAX_RUNS, default=100, help="timed calls (default 100)"
     )
     p.add_argument(
         "--rounds",
@@ -60,13 +59,8 @@ def _register_bench(sub) -> None:
         metavar="R",
         help="split the timed calls over R interleaved rounds, a fresh process each (default 3)",
     )
-    p.add_argument(
-        "--warmup",
-        type=argtypes.bounded_int(0, limits.MAX_RUNS),
-        default=10,
-        metavar="N",
-        help="untimed calls first, in each round (default 10)",
-    )
+    warmup = "untimed calls first, in each round (default 10)"
+    argtypes.add_count(p, "--warmup", low=0, high=limits.MAX_RUNS, default=10, help=warmup)
     p.add_argument(
         "--threads",
         type=_threads,
@@ -228,16 +222,7 @@ def _threads(text: str) -> list[int] | str:
 def _settings(args: argparse.Namespace):
     from edgewise.benchmarks import harness
 
-    return harness.Settings(
-        runs=args.runs,
-        rounds=args.rounds,
-        warmup=args.warmup,
-        threads=args.threads,
-        batches=args.batches,
-        device=args.device,
-        engine=args.engine,
-        timeout_s=args.timeout,
-    )
+    return harness.Settings(**argtypes.api_keywords(args, harness.Settings, timeout_s=args.timeout))
 
 
 def _command_line(args: argparse.Namespace, settings) -> list[str]:
@@ -322,25 +307,36 @@ def check_writable(paths) -> None:
 
 
 # -- report -------------------------------------------------------------------------------------------
+REPORT_SUMMARY = "render a benchmark JSON as Markdown/HTML, or merge several devices into one comparison"
+REPORT_DESCRIPTION = """\
+Reports are rendered from the JSON that `edgewise bench` writes, so a JSON fetched from another device
+renders the same way.
+"""
+
+MERGE_SUMMARY = "put several runs (devices) side by side, with ratios to a baseline artifact"
+MERGE_DESCRIPTION = """\
+Merge benchmark JSON files from several devices (e.g. this PC, a Raspberry Pi, a GPU box) into one
+comparison: p50 per artifact per device, the ratio to --baseline on each device, and the ratio of each
+device to the first. Without --html/--md/--json the Markdown is printed.
+"""
+
+MERGE_EPILOG = """\
+example:
+  edgewise report merge pc.json pi.json --html compare.html --baseline model_fp32.tflite
+"""
+
+RENDER_SUMMARY = "render one benchmark JSON (or a merged one) as Markdown and/or HTML"
+RENDER_DESCRIPTION = """\
+Render a benchmark JSON again, e.g. after installing matplotlib for the plots. Without --md/--html the
+terminal table is printed.
+"""
+
+
 def _register_report(sub) -> None:
-    p = sub.add_parser(
-        "report",
-        help="render a benchmark JSON as Markdown/HTML, or merge several devices into one comparison",
-        description="Reports are rendered from the JSON that `edgewise bench` writes, so a JSON fetched "
-        "from another device renders the same way.",
-    )
+    p = argtypes.add_command(sub, "report", REPORT_SUMMARY, REPORT_DESCRIPTION)
     report_sub = p.add_subparsers(dest="report_command", metavar="ACTION", required=True)
 
-    merge_p = report_sub.add_parser(
-        "merge",
-        help="put several runs (devices) side by side, with ratios to a baseline artifact",
-        description="Merge benchmark JSON files from several devices (e.g. this PC, a Raspberry Pi, a GPU "
-        "box) into one comparison: p50 per artifact per device, the ratio to --baseline on each device, "
-        "and the ratio of each device to the first. Without --html/--md/--json the Markdown is printed.",
-        epilog="example:\n"
-        "  edgewise report merge pc.json pi.json --html compare.html --baseline model_fp32.tflite",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    merge_p = argtypes.add_command(report_sub, "merge", MERGE_SUMMARY, MERGE_DESCRIPTION, MERGE_EPILOG)
     merge_p.add_argument(
         "inputs",
         nargs="+",
@@ -359,12 +355,7 @@ def _register_report(sub) -> None:
     _add_render_outputs(merge_p, with_json=True)
     merge_p.set_defaults(func=merge_command)
 
-    render_p = report_sub.add_parser(
-        "render",
-        help="render one benchmark JSON (or a merged one) as Markdown and/or HTML",
-        description="Render a benchmark JSON again, e.g. after installing matplotlib for the plots. "
-        "Without --md/--html the terminal table is printed.",
-    )
+    render_p = argtypes.add_command(report_sub, "render", RENDER_SUMMARY, RENDER_DESCRIPTION)
     render_p.add_argument("input", type=Path, metavar="RUN.json")
     render_p.add_argument("--baseline", metavar="ARTIFACT", help="artifact file name (default: fp32 TFLite)")
     _add_render_outputs(render_p, with_json=False)

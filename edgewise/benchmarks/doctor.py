@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from edgewise.benchmarks import cpufeatures, sysinfo
+from edgewise.runtime.argtypes import add_command
 
 # (module to import, distribution to look up, extra that installs it)
 ENGINES = (
@@ -404,16 +405,18 @@ def _xnnpack_text(report: dict[str, Any]) -> str:
 
 
 # -- command line --------------------------------------------------------------------------------------
+SUMMARY = "what on this device decides int8/fp16 speed, which engines work, and what to install"
+DESCRIPTION = """\
+Report the CPU architecture and the features that make int8/fp16 fast (NEON, dotprod, i8mm, fp16 on ARM;
+AVX2, AVX-512, VNNI, AMX on x86), cores, governor and frequency, temperature and throttling, Python,
+NumPy and its ABI, each engine (installed, importable, and why not), ONNX Runtime's providers, GPUs, and
+— given a .tflite model or a bundle — whether LiteRT's XNNPACK delegate is active. Ends with what to
+install or change. Needs no TensorFlow.
+"""
+
+
 def register(sub) -> None:
-    p = sub.add_parser(
-        "doctor",
-        help="what on this device decides int8/fp16 speed, which engines work, and what to install",
-        description="Report the CPU architecture and the features that make int8/fp16 fast (NEON, "
-        "dotprod, i8mm, fp16 on ARM; AVX2, AVX-512, VNNI, AMX on x86), cores, governor and frequency, "
-        "temperature and throttling, Python, NumPy and its ABI, each engine (installed, importable, and "
-        "why not), ONNX Runtime's providers, GPUs, and — given a .tflite model or a bundle — whether "
-        "LiteRT's XNNPACK delegate is active. Ends with what to install or change. Needs no TensorFlow.",
-    )
+    p = add_command(sub, "doctor", SUMMARY, DESCRIPTION)
     p.add_argument(
         "model", nargs="?", type=Path, metavar="BUNDLE|MODEL.tflite", help="check XNNPACK on this model"
     )

@@ -25,7 +25,7 @@ import numpy as np
 from edgewise.benchmarks import stats
 from edgewise.benchmarks.schema import STATUS_ERROR, STATUS_OK, STATUS_UNAVAILABLE
 from edgewise.runtime import parity as parity_mod
-from edgewise.runtime.argtypes import int_list
+from edgewise.runtime.argtypes import api_keywords, int_list
 from edgewise.runtime.errors import BackendUnavailable, EdgewiseError
 
 ENGINE_INFO_KEYS = ("providers", "threads", "max_batch", "delegate", "arena_bytes")  # + engine, version
@@ -217,16 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parity", type=Path, default=None)
     args = parser.parse_args(argv)
     try:
-        result = measure(
-            args.model,
-            threads=args.threads,
-            batches=args.batches,
-            runs=args.runs,
-            warmup=args.warmup,
-            device=args.device,
-            engine=args.engine,
-            parity_path=args.parity,
-        )
+        result = measure(**api_keywords(args, measure, parity_path=args.parity))
     except EdgewiseError as e:
         result = {"status": STATUS_ERROR, "error": str(e)}
     except Exception as e:  # an engine failing on this artifact is a result to report, not a crash

@@ -37,16 +37,16 @@ the command exits 1. Errors in the input (missing model, bad option, missing pac
 """
 
 
+SUMMARY = "export a run or any Keras model to TFLite / ONNX (fp32, fp16, dynamic, int8), validated"
+DESCRIPTION = """\
+Convert a Keras model to TFLite and/or ONNX, quantise it, validate every artifact against the Keras
+model, and write the bundle: the model files, edgewise.json (the model card with per-artifact figures)
+and parity.npz (held-out inputs with the Keras outputs).
+"""
+
+
 def register(sub) -> None:
-    p = sub.add_parser(
-        "export",
-        help="export a run or any Keras model to TFLite / ONNX (fp32, fp16, dynamic, int8), validated",
-        description="Convert a Keras model to TFLite and/or ONNX, quantise it, validate every artifact\n"
-        "against the Keras model, and write the bundle: the model files, edgewise.json (the model card\n"
-        "with per-artifact figures) and parity.npz (held-out inputs with the Keras outputs).",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = argtypes.add_command(sub, "export", SUMMARY, DESCRIPTION, EPILOG)
     p.add_argument(
         "run",
         metavar="MODEL",

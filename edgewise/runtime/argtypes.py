@@ -90,6 +90,35 @@ def seconds(maximum: float):
     return parse
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """A command's ``--help``: the description wrapped to the terminal, as argparse does; the epilog (the
+    examples), and any text with line breaks, printed as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def add_command(sub, name: str, summary: str, description: str, epilog: str | None = None):
+    """A sub-command's parser: ``summary`` for the command list, ``description`` prose (its line breaks
+    are the source's, not the help's), ``epilog`` the examples as written."""
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=" ".join(description.split()),
+        epilog=epilog,
+        formatter_class=HelpFormatter,
+    )
+
+
+def add_count(parser, *flags: str, low: int, high: int, default: int, metavar: str = "N", help: str):
+    """An option that takes a whole number in ``[low, high]``."""
+    return parser.add_argument(
+        *flags, type=bounded_int(low, high), default=default, metavar=metavar, help=help
+    )
+
+
 def add_engine_options(p: argparse.ArgumentParser) -> None:
     """``--threads``, ``--device`` and ``--engine``: how every command that runs a model picks its engine."""
     p.add_argument(

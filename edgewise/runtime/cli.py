@@ -20,20 +20,25 @@ def register(sub) -> None:
     _register_info(sub)
 
 
+PREDICT_SUMMARY = "classify images (or run .npy arrays) with a .tflite or .onnx model (no TensorFlow needed)"
+PREDICT_DESCRIPTION = """\
+Classify image files with an exported model. Labels and preprocessing come from the model card
+(edgewise.json beside the model, or embedded in an ONNX file). Images that cannot be read are reported
+one line each on stderr while the others are still classified; the exit code is then 1. Inputs ending in
+.npy are arrays given to the model as they are (one sample, or a batch of samples): the way to run a
+non-image model; a regressor prints its output values.
+"""
+
+PREDICT_EPILOG = """\
+examples:
+  edgewise predict runs/fm/model_int8.tflite shoe.jpg
+  edgewise predict runs/fm/model_fp32.onnx photos/ --top 3 --json > predictions.jsonl
+  edgewise predict kws_bundle/model_int8.tflite clip.npy batch_of_clips.npy
+"""
+
+
 def _register_predict(sub) -> None:
-    p = sub.add_parser(
-        "predict",
-        help="classify images (or run .npy arrays) with a .tflite or .onnx model (no TensorFlow needed)",
-        description="Classify image files with an exported model. Labels and preprocessing come from the "
-        "model card (edgewise.json beside the model, or embedded in an ONNX file). Images that cannot be "
-        "read are reported one line each on stderr while the others are still classified; the exit code "
-        "is then 1. Inputs ending in .npy are arrays given to the model as they are (one sample, or a "
-        "batch of samples): the way to run a non-image model; a regressor prints its output values.",
-        epilog="examples:\n  edgewise predict runs/fm/model_int8.tflite shoe.jpg\n"
-        "  edgewise predict runs/fm/model_fp32.onnx photos/ --top 3 --json > predictions.jsonl\n"
-        "  edgewise predict kws_bundle/model_int8.tflite clip.npy batch_of_clips.npy",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = argtypes.add_command(sub, "predict", PREDICT_SUMMARY, PREDICT_DESCRIPTION, PREDICT_EPILOG)
     p.add_argument(
         "model",
         type=Path,
@@ -48,38 +53,32 @@ def _register_predict(sub) -> None:
         metavar="IMAGE|DIR|NPY",
         help="image files or directories, or .npy arrays",
     )
-    p.add_argument(
-        "--top",
-        "-k",
-        type=argtypes.bounded_int(1, limits.MAX_TOP),
-        default=5,
-        metavar="K",
-        help="labels per image (default 5)",
-    )
+    top = "labels per image (default 5)"
+    argtypes.add_count(p, "--top", "-k", low=1, high=limits.MAX_TOP, default=5, metavar="K", help=top)
     p.add_argument("--json", action="store_true", help="one JSON object per image on stdout (JSON lines)")
-    p.add_argument(
-        "--batch-size",
-        type=argtypes.bounded_int(1, limits.MAX_BATCH),
-        default=32,
-        metavar="B",
-        help="images per engine call",
-    )
+    batch = "images per engine call"
+    argtypes.add_count(p, "--batch-size", low=1, high=limits.MAX_BATCH, default=32, metavar="B", help=batch)
     argtypes.add_engine_options(p)
     p.set_defaults(func=predict_command)
 
 
+INFO_SUMMARY = "show a model's inputs, outputs, quantisation, ops, size and model card"
+INFO_DESCRIPTION = """\
+Describe a .tflite or .onnx model: input/output tensors with dtype, shape and quantisation, the ops the
+graph uses, file size and sha256, the engine that runs it, and its model card (with the parity figures
+measured at export, when the bundle has them).
+"""
+
+INFO_EPILOG = """\
+examples:
+  edgewise info runs/fm/model_int8.tflite
+  edgewise info runs/fm/model_fp32.onnx --json | python -m json.tool
+  edgewise info runs/fm/model_int8.tflite --engine tflite_runtime   # what another engine sees
+"""
+
+
 def _register_info(sub) -> None:
-    p = sub.add_parser(
-        "info",
-        help="show a model's inputs, outputs, quantisation, ops, size and model card",
-        description="Describe a .tflite or .onnx model: input/output tensors with dtype, shape and "
-        "quantisation, the ops the graph uses, file size and sha256, the engine that runs it, and its "
-        "model card (with the parity figures measured at export, when the bundle has them).",
-        epilog="examples:\n  edgewise info runs/fm/model_int8.tflite\n"
-        "  edgewise info runs/fm/model_fp32.onnx --json | python -m json.tool\n"
-        "  edgewise info runs/fm/model_int8.tflite --engine tflite_runtime   # what another engine sees",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = argtypes.add_command(sub, "info", INFO_SUMMARY, INFO_DESCRIPTION, INFO_EPILOG)
     p.add_argument("model", type=Path, help="model file (.tflite or .onnx)")
     p.add_argument("--json", action="store_true", help="print the description as one JSON object")
     argtypes.add_engine_options(p)

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from edgewise.runtime import limits
-from edgewise.runtime.argtypes import add_engine_options, bounded_int, positive_int
+from edgewise.runtime.argtypes import add_command, add_count, add_engine_options, api_keywords, positive_int
 from edgewise.runtime.errors import InputError
 from edgewise.serve.config import DEFAULT_MAX_BODY, ServeConfig
 
@@ -27,32 +27,32 @@ def register(sub) -> None:
         _extend_predict(predict)
 
 
+SUMMARY = "serve a model over HTTP: POST /predict, GET /health, /info, /metrics (no TensorFlow)"
+DESCRIPTION = """\
+Serve one exported model over HTTP until SIGTERM/Ctrl-C (in-flight requests finish first). POST /predict
+takes raw image bytes, multipart/form-data (field 'file') or JSON {"pixels": [...]} and answers the top-k
+labels as JSON; GET /health, /info (model card, engine, limits) and /metrics (Prometheus text). Binds to
+127.0.0.1 unless --host says otherwise.
+"""
+
+EPILOG = """\
+examples:
+  edgewise serve runs/fm
+  edgewise serve runs/fm/model_int8.onnx --host 0.0.0.0 --port 8080 --max-batch 16
+  curl --data-binary @shoe.jpg -H 'Content-Type: image/jpeg' http://127.0.0.1:8000/predict
+"""
+
+
 def _register_serve(sub) -> None:
     defaults = ServeConfig()
-    p = sub.add_parser(
-        "serve",
-        help="serve a model over HTTP: POST /predict, GET /health, /info, /metrics (no TensorFlow)",
-        description="Serve one exported model over HTTP until SIGTERM/Ctrl-C (in-flight requests finish "
-        "first). POST /predict takes raw image bytes, multipart/form-data (field 'file') or JSON "
-        '{"pixels": [...]} and answers the top-k labels as JSON; GET /health, /info (model card, engine, '
-        "limits) and /metrics (Prometheus text). Binds to 127.0.0.1 unless --host says otherwise.",
-        epilog="examples:\n  edgewise serve runs/fm\n"
-        "  edgewise serve runs/fm/model_int8.onnx --host 0.0.0.0 --port 8080 --max-batch 16\n"
-        "  curl --data-binary @shoe.jpg -H 'Content-Type: image/jpeg' http://127.0.0.1:8000/predict",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "serve", SUMMARY, DESCRIPTION, EPILOG)
     p.add_argument("model", type=Path, metavar="BUNDLE|MODEL", help="bundle directory or .tflite/.onnx file")
     p.add_argument(
         "--host", default=defaults.host, help="address to listen on (default 127.0.0.1: this machine)"
     )
     p.add_argument("--port", type=_port, default=defaults.port, help="TCP port (default 8000; 0 picks one)")
-    p.add_argument(
-        "--max-batch",
-        type=bounded_int(1, limits.MAX_BATCH),
-        default=defaults.max_batch,
-        metavar="N",
-        help=f"micro-batching: images per engine call at most (default {defaults.max_batch}; 1 = off)",
-    )
+    batch = f"micro-batching: images per engine call at most (default {defaults.max_batch}; 1 = off)"
+    add_count(p, "--max-batch", low=1, high=limits.MAX_BATCH, default=defaults.max_batch, help=batch)
     p.add_argument(
         "--max-wait-ms",
         type=_non_negative_float,
@@ -82,14 +82,8 @@ def _register_serve(sub) -> None:
         metavar="S",
         help=f"seconds to receive a request and to answer it (default {defaults.timeout_s:g})",
     )
-    p.add_argument(
-        "--top",
-        "-k",
-        type=bounded_int(1, limits.MAX_TOP),
-        default=defaults.top,
-        metavar="K",
-        help="labels per answer",
-    )
+    top = "labels per answer"
+    add_count(p, "--top", "-k", low=1, high=limits.MAX_TOP, default=defaults.top, metavar="K", help=top)
     add_engine_options(p)
     p.set_defaults(func=serve_command)
 
@@ -101,16 +95,7 @@ def serve_command(args: argparse.Namespace) -> int:
     from edgewise.serve.server import serve
 
     model = resolve_model(args.model)
-    config = ServeConfig(
-        host=args.host,
-        port=args.port,
-        max_batch=args.max_batch,
-        max_wait_ms=args.max_wait_ms,
-        max_body=args.max_body,
-        max_pixels=args.max_pixels,
-        timeout_s=args.timeout,
-        top=args.top,
-    )
+    config = ServeConfig(**api_keywords(args, ServeConfig, timeout_s=args.timeout))
     clf = Classifier(model, threads=args.threads, device=args.device, engine=args.engine)
     if clf.note:
         print(f"edgewise serve: note: {clf.note}", file=sys.stderr)

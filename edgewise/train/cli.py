@@ -24,15 +24,15 @@ confusion_matrix.json/png, training_curves.png and checkpoints/ (used by --resum
 """
 
 
+SUMMARY = "train an image classifier and write a run directory"
+DESCRIPTION = """\
+Train a model of the zoo on a dataset and write a run directory that `edgewise export` turns into
+TFLite/ONNX files. Options left out take the model's defaults.
+"""
+
+
 def register(sub) -> None:
-    p = sub.add_parser(
-        "train",
-        help="train an image classifier and write a run directory",
-        description="Train a model of the zoo on a dataset and write a run directory that "
-        "`edgewise export` turns into TFLite/ONNX files. Options left out take the model's defaults.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = argtypes.add_command(sub, "train", SUMMARY, DESCRIPTION, EPILOG)
     p.add_argument(
         "--data",
         required=True,
