@@ -461,8 +461,7 @@ def _fastest_int8(job: _Job, fmt: Format, name: str, io: str):
 
     images = job.held_out.images if job.held_out is not None else job.calibration_set.images
     candidates = int8_variants.CANDIDATES[fmt]
-    if (job.explain or job.repairer is not None) and fmt is Format.ONNX:
-        # the per-layer report and the repair's ranking compare QDQ tensors with the float graph
+    if job.explain and fmt is Format.ONNX:  # the per-layer report compares QDQ tensors with the float graph
         candidates = tuple(v for v in candidates if v.quant_format == "QDQ")
     with tempfile.TemporaryDirectory(prefix="edgewise-int8-") as workdir:
         return int8_variants.fastest(

@@ -33,11 +33,14 @@ def repairs(result) -> list[str]:
         steps = info["steps"]
         chosen = next(s for s in steps if s["float_layers"] == info["float_layers"])
         cost = sum(s["seconds"] for s in steps[1:]) + info["rank_seconds"]
+        weighted = f"{len(info.get('float_weighted_layers', []))}/{info.get('weighted_layers', '?')}"
+        recipe = f", re-quantised as {info['recipe']}" if info.get("recipe") else ""
         lines.append(
             f"{artifact.file}: --max-drop {info['budget_pp']:g}: {len(info['float_layers'])} layer(s) in "
-            f"float ({100 * info['float_share']:.0f}%), validation drop {chosen['drop_pp']:+.2f} pp "
-            f"(plain int8 {steps[0]['drop_pp']:+.2f} pp), {len(steps) - 1} re-quantisation(s) in "
-            f"{cost:.1f} s{'' if info['met'] else ', budget NOT met'}"
+            f"float ({100 * info['float_share']:.0f}%; weighted {weighted}), "
+            f"validation drop {chosen['drop_pp']:+.2f} pp (plain int8 {steps[0]['drop_pp']:+.2f} pp), "
+            f"{len(steps) - 1} re-quantisation(s) in {cost:.1f} s{recipe}"
+            f"{'' if info['met'] else ', budget NOT met'}"
         )
         lines += [f"    float: {layer}" for layer in info["float_layers"]]
     return lines

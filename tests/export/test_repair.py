@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgewise.export.repair import SQNR_CAP_DB, channel_sqnr
+from edgewise.export.repair_ranking import SQNR_CAP_DB, channel_sqnr
 from tests.export.conftest import CLASSES, LABELS, SIZE
 
 OFFSET = 1024.0  # the always-on channel; the other channels are BatchNorm + ReLU outputs of ~0..5
@@ -103,6 +103,9 @@ def test_max_drop_keeps_the_fewest_layers_in_float(outlier_run, band_splits, tmp
         assert all(s["drop_pp"] > 0.5 for s in steps[:first_met])  # the search grew until it met it...
         assert len(info["float_layers"]) <= len(steps[first_met]["float_layers"])  # ...then pruned
         assert 0 < len(info["float_layers"]) < info["quantised_layers"]
+        # the outlier's producer and its reader are the weighted layers the fallback needs; no more
+        assert 0 < len(info["float_weighted_layers"]) <= 2 and info["weighted_layers"] == 4
+        assert info["float_weighted_share"] == pytest.approx(len(info["float_weighted_layers"]) / 4)
         # step 0 only validates the plain model (can round to 0.00 s); later steps also re-quantise
         assert steps[0]["seconds"] >= 0 and all(s["seconds"] > 0 for s in steps[1:])
         assert info["ranking"][0]["tensor"]  # the worst layer first, as measured
@@ -124,7 +127,7 @@ def test_max_drop_leaves_an_int8_model_within_budget_alone(run_dir, band_splits)
 
 
 def test_range_group_follows_ops_that_hand_the_range_on():
-    from edgewise.export.repair import _range_group
+    from edgewise.export.repair_ranking import range_group as _range_group
 
     readers = {"relu": ["pool"], "pool": ["conv", "reshape"], "reshape": ["dense"], "conv": ["relu2"]}
     ops = {"relu": "Relu", "pool": "MaxPool", "conv": "Conv", "reshape": "Reshape", "dense": "Gemm"}
@@ -132,3 +135,18 @@ def test_range_group_follows_ops_that_hand_the_range_on():
     assert _range_group("relu", readers, ops) == ["pool", "conv", "reshape", "dense"]
     assert _range_group("conv", readers, ops) == ["relu2"]
     assert _range_group("dense", readers, ops) == []
+
+
+def test_float_group_takes_the_producer_whose_range_a_relu_hands_on():
+    from edgewise.export.repair_ranking import float_group
+
+    # conv -> relu -> pool -> conv2 -> relu2; ONNX Runtime quantises conv's output with relu's range
+    readers = {"conv": ["relu"], "relu": ["pool"], "pool": ["conv2"], "conv2": ["relu2"]}
+    producers = {"relu": ["conv"], "pool": ["relu"], "conv2": ["pool"], "relu2": ["conv2"]}
+    ops = {"conv": "Conv", "relu": "Relu", "pool": "MaxPool", "conv2": "Conv", "relu2": "Relu"}
+    assert float_group("relu", readers, producers, ops) == ("relu", "conv", "pool", "conv2")
+    assert float_group("pool", readers, producers, ops) == ("pool", "relu", "conv", "conv2")
+    assert float_group("conv", readers, producers, ops) == ("conv", "relu", "pool", "conv2")
+    # a join (two producers) sets its own range: nothing upstream joins
+    producers["relu"] = ["conv", "other"]
+    assert float_group("relu", readers, producers, ops) == ("relu", "pool", "conv2")
