@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import edgewise
-from edgewise.benchmarks import stats, sysinfo
+from edgewise.benchmarks import report_repair, stats, sysinfo
 from edgewise.benchmarks.schema import (
     STATUS_ERROR,
     STATUS_OK,
@@ -418,4 +418,7 @@ def export_figures(card: ModelCard) -> dict[str, Any]:
             "thresholds": a.extra.get("thresholds") or {},
             "parity": {k: parity[k] for k in EXPORT_PARITY_KEYS if k in parity},
         }
+        repair = report_repair.card_figures(a.extra.get("repair"))
+        if repair:
+            out[name]["repair"] = repair
     return out

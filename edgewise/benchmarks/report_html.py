@@ -11,7 +11,7 @@ import base64
 import html
 from collections.abc import Callable
 
-from edgewise.benchmarks import plots, tables
+from edgewise.benchmarks import plots, report_repair, tables
 from edgewise.benchmarks.headline import headline
 from edgewise.benchmarks.merge import comparison, device_summary, noise_notes
 from edgewise.benchmarks.report_md import machine_facts, notes_for
@@ -82,6 +82,7 @@ def render_run(run: BenchRun, baseline: str | None = None) -> str:
     ]
     if any(a.parity for a in run.artifacts):
         body += ["<h2>Accuracy parity</h2>", _parity_table(run)]
+    body += report_repair.html_section(run)
     notes = notes_for(run)
     if notes:
         body += ["<h2>Notes</h2>", "<ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>"]

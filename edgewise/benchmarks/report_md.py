@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgewise.benchmarks import tables
+from edgewise.benchmarks import report_repair, tables
 from edgewise.benchmarks.headline import headline
 from edgewise.benchmarks.merge import comparison, device_summary, noise_notes
 from edgewise.benchmarks.schema import STATUS_OK, BenchMerge, BenchRun
@@ -61,6 +61,7 @@ def render_run(run: BenchRun, baseline: str | None = None) -> str:
                 f"{fmt.sig(p.get('max_abs_diff'))} | {fmt.sig(p.get('mean_abs_diff'))} |"
             )
         lines.append("")
+    lines += report_repair.markdown(run)
     notes = notes_for(run)
     if notes:
         lines += ["## Notes", "", *[f"- {_esc(n)}" for n in notes], ""]

@@ -84,9 +84,15 @@ def _graph(debugger) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[s
 
     The debug model holds each quantised op beside its float twin; ``NumericVerify`` ops pair them, the
     first input being the quantised tensor. Layer names are what the debugger reports (and
-    ``denylisted_nodes`` takes): the float twin's output name.
+    ``denylisted_nodes`` takes): the float twin's output name. Read without the default delegate, which
+    would hide the ops it takes behind one DELEGATE node.
     """
-    interpreter = debugger._quant_interpreter
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(
+        model_content=debugger.quant_model,
+        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
     ops = interpreter._get_ops_details()
     layer_of = {}  # quantised tensor index -> layer name
     for op in ops:
