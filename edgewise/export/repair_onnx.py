@@ -80,8 +80,9 @@ class OnnxRequantizer(Requantizer):
             for node in graph.node
             if node.op_type in WEIGHTED_OPS and (node.op_type != "MatMul" or constants & set(node.input))
         )
-        found = []
-        for tensor in quantised & set(sqnr):
+        order = {out: i for i, node in enumerate(graph.node) for out in node.output}
+        found = []  # in graph order, so that ties (capped figures) rank the earlier tensor first
+        for tensor in sorted(quantised & set(sqnr), key=lambda t: order.get(t, len(order))):
             node = producer.get(tensor)
             if node is None:
                 continue
