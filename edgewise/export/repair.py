@@ -257,15 +257,18 @@ def _prune(search: _Search) -> None:
     then single layers, weighted ones first; a smaller set that stays within budget replaces the chosen."""
     result = search.result
     grown = [s.float_layers for s in result.steps[: result.chosen + 1]]
-    groups = [[layer for layer in now if layer not in grown[i]] for i, now in enumerate(grown[1:-1])]
+    groups = [
+        (f"- step {i + 1}'s {len(now) - len(grown[i])} layer(s)", [x for x in now if x not in grown[i]])
+        for i, now in enumerate(grown[1:-1])
+    ]
     singles = sorted(result.float_layers, key=lambda layer: layer not in result.weighted_layers)
-    for group in [*groups, *([layer] for layer in singles)]:
+    for action, group in [*groups, *((f"- {layer}", [layer]) for layer in singles)]:
         trial = [layer for layer in result.float_layers if layer not in group]
         if len(trial) == len(result.float_layers) or not trial:
             continue
         if not search.steps_left:
             return
-        step = search.try_set(trial, f"- {len(group)} layer(s)")
+        step = search.try_set(trial, action)
         if step is not None and step.drop_pp <= result.budget_pp:
             result.chosen = len(result.steps) - 1
 

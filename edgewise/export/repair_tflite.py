@@ -89,10 +89,11 @@ def _graph(debugger) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[s
     """
     import tensorflow as tf
 
-    interpreter = tf.lite.Interpreter(
-        model_content=debugger.quant_model,
-        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-    )
+    with quiet():  # tf.lite.Interpreter warns that it is deprecated; the debugger uses it all the same
+        interpreter = tf.lite.Interpreter(
+            model_content=debugger.quant_model,
+            experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        )
     ops = interpreter._get_ops_details()
     layer_of = {}  # quantised tensor index -> layer name
     for op in ops:
