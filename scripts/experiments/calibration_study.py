@@ -1,13 +1,14 @@
 """How much the int8 result depends on the calibration sample: sizes x seeds, TFLite and ONNX, one run.
 
-    python -m scripts.experiments.calibration_study runs/fm [--sizes 16,64,300,1000] [--seeds 3]
+    python -m scripts.experiments.calibration_study RUN [--sizes 16,64,300,1000] [--seeds 3] [--max-drop PP]
 
 For every size and seed, ``export(format="all", quantize="int8", calib_samples=SIZE, seed=SEED)``
 calibrates on that class-stratified sample of the training split and validates on ``--val-samples``
 held-out test images (the export stratifies them with the same seed, so the images differ between seeds:
 compare the drop column, which is against the Keras model on the same images). The table gives top-1
 and drop as mean [min, max] over the seeds, and how many seeds drew an unrepresentative-calibration
-warning.
+warning. With ``--max-drop`` every export repairs within that budget (judged on the validation split)
+and the table adds the weighted layers kept in float, mean [min, max] over the seeds.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="16,64,300,1000", help="calibration sample sizes")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per size (1337, 1338, ...)")
     parser.add_argument("--val-samples", type=int, default=2000, help="test images to validate on")
+    parser.add_argument("--max-drop", type=float, default=None, help="repair budget, pp (default: none)")
     args = parser.parse_args(argv)
 
     from edgewise.export import export
@@ -61,10 +63,13 @@ def main(argv: list[str] | None = None) -> int:
                 before = len(counter.messages)
                 result = export(args.run, format="all", quantize="int8", out=Path(tmp) / f"{size}-{seed}",
                                 calib_samples=size, seed=seed, val_samples=args.val_samples, splits=splits,
-                                check=False, parity_samples=10)  # fmt: skip
+                                check=False, parity_samples=10, max_drop=args.max_drop)  # fmt: skip
                 warned[size] = warned.get(size, 0) + (len(counter.messages) > before)
                 for artifact in result.artifacts:
-                    results.setdefault((artifact.format, size), []).append(artifact.parity)
+                    repair = artifact.extra.get("repair") or {}
+                    weighted = len(repair.get("float_weighted_layers", []))
+                    figures = {**artifact.parity, "weighted": weighted}
+                    results.setdefault((artifact.format, size), []).append(figures)
                     keras_acc = artifact.parity["reference_accuracy"]
     print(
         f"run: {args.run}  model: {card.model or '?'}  held-out test images: {args.val_samples}  "
@@ -75,8 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     for (fmt, size), parities in sorted(results.items()):
         top1 = [100 * p["accuracy"] for p in parities]
         drops = [p["accuracy_drop_pp"] for p in parities]
-        rows.append([fmt, str(size), _spread(top1), _spread(drops), f"{warned[size]}/{args.seeds}"])
-    print(markdown(["format", "calibration images", "top-1 %", "drop pp", "warned"], rows))
+        row = [fmt, str(size), _spread(top1), _spread(drops), f"{warned[size]}/{args.seeds}"]
+        if args.max_drop is not None:
+            row.append(_spread([p["weighted"] for p in parities]))
+        rows.append(row)
+    header = ["format", "calibration images", "top-1 %", "drop pp", "warned"]
+    if args.max_drop is not None:
+        header.append(f"weighted in float (--max-drop {args.max_drop:g})")
+    print(markdown(header, rows))
     for message in dict.fromkeys(counter.messages):
         print(f"warning seen: {message}")
     return 0

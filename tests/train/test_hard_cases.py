@@ -30,6 +30,25 @@ def test_outlier_cnn_offset_is_an_option():
     assert model.get_layer("channel_offset").get_weights()[1][0] == 8.0
 
 
+def test_outlier_conv1d_carries_the_outlier_between_two_of_22_weighted_layers():
+    import keras
+
+    from edgewise.train.hard_cases import OUTLIER_OFFSET
+
+    model = zoo.create_model("outlier_conv1d", num_classes=10)
+    kinds = (keras.layers.Conv1D, keras.layers.Dense)
+    weighted = [layer for layer in model.layers if isinstance(layer, kinds)]
+    assert len(weighted) == 22  # so the two fixed layers around the outlier are 9 % of them
+    images = np.random.default_rng(0).integers(0, 256, (4, 28, 28, 1)).astype(np.float32)
+
+    def output_of(name):
+        return np.asarray(keras.Model(model.input, model.get_layer(name).output)(images, training=False))
+
+    features = np.maximum(output_of("channel_offset"), 0)
+    assert features[..., 0].min() >= OUTLIER_OFFSET - 50 and features[..., 1:].max() < OUTLIER_OFFSET / 20
+    assert np.all(output_of("drop_outlier")[..., 0] == 0)  # the projection zeroes the outlier channel again
+
+
 def test_tiny_mobilenet_is_depthwise_with_relu6():
     import keras
 
