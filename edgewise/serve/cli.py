@@ -16,9 +16,6 @@ from edgewise.runtime.argtypes import add_command, add_count, add_engine_options
 from edgewise.runtime.errors import InputError
 from edgewise.serve.config import DEFAULT_MAX_BODY, ServeConfig
 
-# A bundle directory served without naming a file: the first of these that exists.
-BUNDLE_PREFERENCE = ("model_int8.tflite", "model_fp32.tflite", "model_int8.onnx", "model_fp32.onnx")
-
 
 def register(sub) -> None:
     _register_serve(sub)
@@ -94,27 +91,14 @@ def serve_command(args: argparse.Namespace) -> int:
     from edgewise.runtime.classifier import Classifier
     from edgewise.serve.server import serve
 
-    model = resolve_model(args.model)
+    if not args.model.exists():
+        raise InputError(f"{args.model}: no such file or directory")
     config = ServeConfig(**api_keywords(args, ServeConfig, timeout_s=args.timeout))
-    clf = Classifier(model, threads=args.threads, device=args.device, engine=args.engine)
+    # a bundle directory runs what `edgewise bench --pick` chose for this device, as predict does
+    clf = Classifier(args.model, threads=args.threads, device=args.device, engine=args.engine)
     if clf.note:
         print(f"edgewise serve: note: {clf.note}", file=sys.stderr)
     return serve(clf, config)
-
-
-def resolve_model(path: Path) -> Path:
-    """A model file as given, or the preferred artifact of a bundle directory."""
-    if path.is_dir():
-        for name in BUNDLE_PREFERENCE:
-            if (path / name).is_file():
-                return path / name
-        found = sorted([*path.glob("*.tflite"), *path.glob("*.onnx")])
-        if not found:
-            raise InputError(f"{path}: no .tflite or .onnx model in this directory")
-        return found[0]
-    if not path.exists():
-        raise InputError(f"{path}: no such file or directory")
-    return path
 
 
 # -- predict --video ----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from edgewise import __version__
+from edgewise.runtime.terminal import printable
 from edgewise.serve import metrics as metrics_format
 from edgewise.serve.batcher import BatchTimeout, MicroBatcher
 from edgewise.serve.config import ServeConfig
@@ -48,6 +49,8 @@ class ServeApp:
         self.max_batch = (
             self.config.max_batch if graph_batch is None else min(self.config.max_batch, graph_batch)
         )
+        # which artifact runs and why: a bundle directory resolves as `edgewise predict` and `bench --pick`
+        self.choice = clf.choice.reason if clf.choice else f"{clf.path.name}, named on the command line"
         self.note = ""
         if self.config.max_batch > 1 and self.max_batch == 1:
             self.note = f"{clf.path.name} takes one image per call (fixed batch 1): micro-batching is off"
@@ -96,6 +99,7 @@ class ServeApp:
         return {
             "edgewise": __version__,
             "artifact": clf.path.name,  # the name only: the server's file layout is not the client's business
+            "choice": self.choice,
             "engine": backend.name,
             "device": backend.device,
             "threads": backend.threads,
@@ -332,6 +336,7 @@ def serve(clf, config: ServeConfig, *, out=sys.stderr) -> int:
     batching = (
         f"batches of up to {app.max_batch}, {config.max_wait_ms:g} ms wait" if app.batcher else "no batching"
     )
+    print(f"edgewise serve: using {printable(app.choice)}", file=out, flush=True)
     print(
         f"edgewise serve: {Path(clf.path).name} ({clf.backend.name}, {batching}) on http://{host}:{port}",
         file=out,

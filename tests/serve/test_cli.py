@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -16,26 +17,41 @@ import time
 import pytest
 
 from edgewise.cli import build_parser, main
-from edgewise.serve.cli import resolve_model
+from edgewise.runtime import picks
+from edgewise.runtime.card import CARD_FILE, ModelCard
+from edgewise.runtime.device import this_device_key
 
 pytestmark = pytest.mark.runtime_only
 
 
-def _start(args: list[str]) -> tuple[subprocess.Popen, int]:
+def _start(args: list[str]) -> tuple[subprocess.Popen, int, list[str]]:
+    """The server process, its port and the stderr lines up to the listening line.
+
+    Reads line by line and never to the end of stderr while the server runs (that read waits for a
+    process that does not exit); a watchdog kills a server that stays silent, so the test fails, not hangs.
+    """
     proc = subprocess.Popen(
         [sys.executable, "-m", "edgewise", "serve", *args, "--port", "0"],
         stderr=subprocess.PIPE,
         text=True,
     )
-    line = proc.stderr.readline()
-    match = re.search(r"on http://127\.0\.0\.1:(\d+)", line)
-    assert match, line + proc.stderr.read()
-    return proc, int(match[1])
+    watchdog = threading.Timer(120, proc.kill)
+    watchdog.start()
+    lines = []
+    try:
+        while line := proc.stderr.readline():
+            lines.append(line)
+            if match := re.search(r"on http://127\.0\.0\.1:(\d+)", line):
+                return proc, int(match[1]), lines
+    finally:
+        watchdog.cancel()
+    proc.kill()
+    raise AssertionError("edgewise serve did not start:\n" + "".join(lines) + proc.stderr.read())
 
 
 def test_sigterm_finishes_the_request_in_flight(tiny_bundle, samples):
     # a 2 s read timeout lets the test hold a request open: headers now, the body later
-    proc, port = _start([str(tiny_bundle), "--timeout", "5"])
+    proc, port, _ = _start([str(tiny_bundle), "--timeout", "5"])
     png = samples[0][0]
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.putrequest("POST", "/predict")
@@ -57,19 +73,33 @@ def test_sigterm_finishes_the_request_in_flight(tiny_bundle, samples):
         http.client.HTTPConnection("127.0.0.1", port, timeout=5).request("GET", "/health")
 
 
-def test_binds_localhost_by_default_and_serves_the_bundle_preference(tiny_bundle):
+def test_serves_the_artifact_bench_pick_chose_for_this_device(tiny_bundle, tmp_path):
+    """A bundle directory runs what `edgewise bench --pick` recorded for this device, as predict does,
+    and says which file and why at start-up and in /info; naming a file overrides the choice."""
     assert build_parser().parse_args(["serve", str(tiny_bundle)]).host == "127.0.0.1"
-    assert resolve_model(tiny_bundle).name == "model_int8.tflite"
-    proc, port = _start([str(tiny_bundle / "model_fp32.onnx"), "--max-batch", "4"])
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.request("GET", "/info")
-        info = json.loads(conn.getresponse().read())
-        assert info["artifact"] == "model_fp32.onnx" and info["batching"]["max_batch"] == 4
-    finally:
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
-        proc.stderr.close()
+    bundle = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, bundle)
+    card = ModelCard.load(bundle / CARD_FILE)
+    chosen = "model_int8.onnx"
+    picks.record(
+        bundle, this_device_key(), {"artifact": chosen, "threads": 1, "sha256": card.artifacts[chosen].sha256}
+    )
+    for target, artifact, reason in (
+        (bundle, chosen, "picked for this device"),
+        (bundle / "model_fp32.onnx", "model_fp32.onnx", "named on the command line"),
+    ):
+        proc, port, lines = _start([str(target), "--max-batch", "4"])
+        try:
+            assert f"using {artifact}" in lines[0] and reason in lines[0], lines
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", "/info")
+            info = json.loads(conn.getresponse().read())
+            assert info["artifact"] == artifact and reason in info["choice"]
+            assert info["batching"]["max_batch"] == 4 and str(tmp_path) not in json.dumps(info)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=30) == 0
+            proc.stderr.close()
 
 
 @pytest.mark.parametrize(
@@ -133,7 +163,7 @@ print(sorted(loaded & {"tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", 
 
 
 def test_many_concurrent_clients_then_drain(tiny_bundle, samples):
-    proc, port = _start([str(tiny_bundle / "model_int8.onnx"), "--max-batch", "8"])
+    proc, port, _ = _start([str(tiny_bundle / "model_int8.onnx"), "--max-batch", "8"])
     statuses = []
 
     def client():

@@ -111,6 +111,7 @@ def test_info_names_the_artifact_but_no_server_path(start_server, tiny_bundle):
     assert info["artifact"] == "model_int8.tflite" and info["labels"] == ["red", "green", "blue"]
     assert info["input_shape"] == [16, 16, 3] and info["engine"] == "litert"
     assert info["export"]["quantize"] == "int8"
+    assert info["choice"] == "model_int8.tflite, named on the command line"
     assert str(tiny_bundle) not in json.dumps(info)
 
 
