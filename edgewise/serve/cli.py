@@ -107,7 +107,8 @@ def _extend_predict(p: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--video",
         metavar="FILE|DEVICE",
-        help="classify the frames of a video file or camera (a number: 0 is /dev/video0); prints FPS",
+        help="classify the frames of a video file or camera (a number: 0 is /dev/video0; picamera2[:N]: "
+        "a Raspberry Pi camera through picamera2); prints FPS",
     )
     group.add_argument(
         "--max-frames", type=positive_int, metavar="N", help="--video: stop after N frames (default: all)"

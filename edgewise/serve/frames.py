@@ -1,7 +1,8 @@
 """The frame loop: ``edgewise predict MODEL --video FILE|DEVICE`` classifies video or camera frames.
 
-OpenCV (``opencv-python-headless``, the ``video`` extra) reads the frames and is imported only here. On a
-Raspberry Pi camera, picamera2 is the native option; OpenCV reads a V4L2 device (``--video 0``) too.
+OpenCV (``opencv-python-headless``, the ``video`` extra) reads files and V4L2 cameras (``--video 0``) and
+is imported only here; a Raspberry Pi camera can also be read natively through picamera2
+(``--video picamera2[:N]``, :mod:`edgewise.serve.picamera`).
 Each frame goes through the same :func:`~edgewise.runtime.preprocess.load_image` as a still image.
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from edgewise.runtime.errors import BackendUnavailable, InputError
+from edgewise.serve.picamera import Picamera2Source, camera_number
 
 
 @dataclass
@@ -88,11 +90,24 @@ def classify_frames(clf, frames, top: int, emit) -> LoopStats:
 
 
 def video_command(args: argparse.Namespace) -> int:
-    from edgewise.runtime.classifier import Classifier
-
     if args.images:
         raise InputError("give either images or --video, not both")
-    capture = open_video(args.video)
+    camera = camera_number(args.video)
+    if camera is not None:
+        source = Picamera2Source(camera)
+        frames = source.frames(args.max_frames)
+    else:
+        source = open_video(args.video)  # a cv2.VideoCapture
+        frames = rgb_frames(source, args.max_frames)
+    try:
+        return _classify_and_report(args, frames)
+    finally:
+        source.release()
+
+
+def _classify_and_report(args: argparse.Namespace, frames: Iterator[np.ndarray]) -> int:
+    from edgewise.runtime.classifier import Classifier
+
     clf = Classifier(args.model, threads=args.threads, device=args.device, engine=args.engine)
     if clf.note:
         print(f"edgewise predict: note: {clf.note}", file=sys.stderr)
@@ -111,10 +126,7 @@ def video_command(args: argparse.Namespace) -> int:
             text = "  ".join(f"{lab} {s:.3f}" for _, lab, s in predictions)
             print(f"frame {index:>6}  {text}  ({ms:.1f} ms)", flush=True)
 
-    try:
-        stats = classify_frames(clf, rgb_frames(capture, args.max_frames), args.top, emit)
-    finally:
-        capture.release()
+    stats = classify_frames(clf, frames, args.top, emit)
     if stats.frames == 0:
         raise InputError(f"{args.video}: no frames could be read")
     print(
