@@ -1,4 +1,5 @@
-"""edgewise.serve imports the standard library, numpy, Pillow and edgewise.runtime only; OpenCV lazily."""
+"""edgewise.serve imports the standard library, numpy, Pillow and edgewise.runtime only; OpenCV and
+picamera2 lazily, each in its own module."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ pytestmark = pytest.mark.runtime_only
 
 THIRD_PARTY = {"numpy", "PIL"}
 OURS = ("edgewise.runtime", "edgewise.serve")
-LAZY_ONLY = {"cv2"}  # the video extra, imported inside functions of frames.py
+# optional frame sources, imported inside functions of their own module only
+LAZY_ONLY = {"cv2": "frames.py", "picamera2": "picamera.py"}
 
 
 def test_serve_imports_only_the_runtime_and_the_standard_library():
@@ -34,7 +36,7 @@ def test_serve_imports_only_the_runtime_and_the_standard_library():
                 if top == "edgewise":
                     ok = name == "edgewise" or name.startswith(OURS)
                 elif top in LAZY_ONLY:
-                    ok = path.name == "frames.py" and id(node) not in module_level
+                    ok = path.name == LAZY_ONLY[top] and id(node) not in module_level
                 else:
                     ok = top in sys.stdlib_module_names or top in THIRD_PARTY
                 if not ok:
