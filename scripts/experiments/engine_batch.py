@@ -12,6 +12,12 @@ For each model file (``.tflite`` through LiteRT, ``.onnx`` through ONNX Runtime)
 time. Figures are the best of ``--repeats`` rounds of ``--calls`` calls (a floor, as the load on a shared
 machine only adds).
 
+With ``--requests`` it also times what ``edgewise serve`` does for one ``/predict`` apart from the socket
+(decode the upload, run the engine, answer JSON; in-process, batching off) for the bundle's first held-out
+image as PNG, JPEG and JSON pixels, and prints the engine's share of it: batching can save at most that
+share, so ``bound`` = the requests/s ratio micro-batching could reach with this engine gain if HTTP
+handling cost nothing more.
+
     python -m scripts.experiments.engine_batch runs/mnv2/model_int8.tflite runs/mnv2/model_fp32.onnx \\
         --batch 8 --threads 1,2 --json engine.json
 """
@@ -70,6 +76,48 @@ def measure(model: Path, threads: int, batch: int, repeats: int, calls: int) -> 
     }
 
 
+def request_costs(model: Path, repeats: int, calls: int) -> dict:
+    """Median ms of ``ServeApp.predict`` (no socket) per upload kind, and of the engine alone at batch 1."""
+    import io
+    import json as json_module
+    import statistics
+
+    from PIL import Image
+
+    from edgewise.runtime import Classifier
+    from edgewise.serve import ServeApp, ServeConfig
+
+    clf = Classifier(model, threads=1)
+    app = ServeApp(clf, ServeConfig(max_batch=1))
+    with np.load(model.parent / "parity.npz", allow_pickle=False) as parity:
+        image = parity["images"][0]
+    bodies = {"application/json": json_module.dumps({"pixels": image.tolist()}).encode()}
+    for fmt in ("PNG", "JPEG"):
+        buf = io.BytesIO()
+        Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(buf, fmt)
+        bodies[f"image/{fmt.lower()}"] = buf.getvalue()
+    pixels = clf.preprocess(image)[None]
+    timings: dict[str, list[float]] = {kind: [] for kind in (*bodies, "engine")}
+    for _ in range(repeats):
+        for _ in range(calls):
+            for ctype, body in bodies.items():
+                t0 = time.perf_counter()
+                app.predict(ctype, body, 5)
+                timings[ctype].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            clf.backend.run(pixels)
+            timings["engine"].append(time.perf_counter() - t0)
+    app.close()
+    ms = {kind: round(1000 * statistics.median(t), 4) for kind, t in timings.items()}
+    request = statistics.mean(ms[c] for c in bodies)  # the clean set's mix: one of each in turn
+    return {"ms": ms, "mean_request_ms": round(request, 4), "engine_share": round(ms["engine"] / request, 4)}
+
+
+def batching_bound(engine_share: float, gain: float) -> float:
+    """Requests/s ratio if batching cut the engine's share of a request by ``gain`` and nothing else."""
+    return 1 / (1 - engine_share * (1 - 1 / gain))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("models", nargs="+", type=Path, help=".tflite / .onnx files")
@@ -77,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--calls", type=int, default=10)
+    p.add_argument("--requests", action="store_true", help="also time a /predict request without the socket")
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     missing = [str(m) for m in args.models if not m.is_file()]
@@ -97,6 +146,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"gain {row['gain_batch']:.2f}x (mixed {row['gain_mixed']:.2f}x)",
                 flush=True,
             )
+            if args.requests:
+                row["request"] = costs = request_costs(model, args.repeats, args.calls)
+                row["bound"] = round(batching_bound(costs["engine_share"], row["gain_batch"]), 3)
+                print(
+                    f"{'':<22} /predict without the socket {costs['ms']} ms; engine share "
+                    f"{costs['engine_share']:.0%}: batching could reach {row['bound']:.2f}x",
+                    flush=True,
+                )
     doc = {
         "batch": args.batch,
         "mixed_sizes": mixed_sizes(args.batch),
