@@ -74,8 +74,14 @@ end
 """
 
 
-def make_uploads(workdir: Path, image: np.ndarray, *, max_body: int, mixed: bool) -> Path:
-    """Request bodies for wrk and the manifest that lists them (content type, file) in cycle order."""
+UPLOAD_KINDS = ("png", "jpeg", "multipart", "json")
+
+
+def make_uploads(
+    workdir: Path, image: np.ndarray, *, max_body: int, mixed: bool, kinds: tuple[str, ...] = UPLOAD_KINDS
+) -> Path:
+    """Request bodies for wrk and the manifest that lists them (content type, file) in cycle order;
+    ``kinds``: the well-formed uploads to use (a JSON-pixels request costs several times a PNG one)."""
     png, jpeg = _encode(image, "PNG"), _encode(image, "JPEG")
     boundary = "edgewise-bench-boundary"
     multipart = (
@@ -90,6 +96,7 @@ def make_uploads(workdir: Path, image: np.ndarray, *, max_body: int, mixed: bool
         (f"multipart/form-data; boundary={boundary}", "good.multipart", multipart),
         ("application/json", "good.json", json.dumps({"pixels": image.tolist()}).encode()),
     ]
+    good = [row for row, kind in zip(good, UPLOAD_KINDS, strict=True) if kind in kinds]
     bad = [
         ("image/png", "junk.bin", np.random.default_rng(0).integers(0, 256, 2048, np.uint8).tobytes()),
         ("image/png", "truncated.png", png[: len(png) // 2]),
@@ -406,6 +413,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-wait-ms", type=float, default=2)
     p.add_argument("--max-body", type=int, default=256 * 1024)
     p.add_argument("--modes", default="off,on", help="off, on, or both")
+    p.add_argument(
+        "--uploads",
+        type=_kinds,
+        default=UPLOAD_KINDS,
+        help=f"well-formed upload kinds, comma-separated (default {','.join(UPLOAD_KINDS)})",
+    )
     p.add_argument("--rounds", type=int, default=4, help="slices per run, alternating between the modes")
     p.add_argument("--json", type=Path, help="write all figures here")
     p.add_argument(
@@ -435,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         script = work / "upload.lua"
         script.write_text(WRK_SCRIPT)
         manifests = {
-            kind: make_uploads(work, image, max_body=args.max_body, mixed=kind == "mixed")
+            kind: make_uploads(work, image, max_body=args.max_body, mixed=kind == "mixed", kinds=args.uploads)
             for kind in ("clean", "mixed")
         }
         load_before = os.getloadavg()
@@ -456,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
         "rounds": args.rounds,
+        "uploads": list(args.uploads),
         "engine_alone": engine,
         "modes": measured,
         "targets": targets(measured),
@@ -465,6 +479,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0
+
+
+def _kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    unknown = sorted(set(kinds) - set(UPLOAD_KINDS))
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(f"upload kinds are {', '.join(UPLOAD_KINDS)}; got {text!r}")
+    return kinds
 
 
 def _sample_image(model: Path) -> np.ndarray:
