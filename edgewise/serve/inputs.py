@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from edgewise.runtime.errors import ImageError
+from edgewise.serve.pixel_json import parse_plain_pixels
 
 
 class RequestError(Exception):
@@ -110,6 +111,15 @@ def multipart_file(body: bytes, boundary: str | None) -> bytes:
 
 def json_pixels(body: bytes, shape: tuple[int, ...]) -> np.ndarray:
     """``{"pixels": ...}`` (or a bare nested list) of exactly ``shape``, values 0..255."""
+    a = parse_plain_pixels(body, shape)  # the common form, several times faster; None: anything else
+    if a is None:
+        a = _json_array(body, shape)
+    if not np.isfinite(a).all() or a.min(initial=0) < 0 or a.max(initial=0) > 255:
+        raise RequestError(400, "bad_pixels", "pixel values must be finite numbers from 0 to 255")
+    return a
+
+
+def _json_array(body: bytes, shape: tuple[int, ...]) -> np.ndarray:
     try:
         doc = json.loads(body)
     except (ValueError, RecursionError):
@@ -124,6 +134,4 @@ def json_pixels(body: bytes, shape: tuple[int, ...]) -> np.ndarray:
     shape_text = "x".join(map(str, shape))
     if a.shape != shape:
         raise RequestError(400, "bad_shape", f"pixels have shape {a.shape}; the model takes {shape_text}")
-    if not np.isfinite(a).all() or a.min(initial=0) < 0 or a.max(initial=0) > 255:
-        raise RequestError(400, "bad_pixels", "pixel values must be finite numbers from 0 to 255")
     return a
