@@ -21,8 +21,8 @@ def test_skeleton_of_a_shape():
 
 @pytest.mark.parametrize("indent", [None, 1])
 def test_plain_bodies_read_as_json_loads_reads_them(indent):
-    pixels = np.random.default_rng(0).integers(0, 256, (4, 5, 3)).astype(np.float32)
-    pixels[0, 0] = [0.5, 10.05, 255.0]
+    pixels = np.random.default_rng(0).integers(0, 256, (4, 5, 3)).astype(np.uint8)
+    pixels[0, 0], pixels[0, 1] = [0, 10, 255], [100, 7, 0]
     body = json.dumps({"pixels": pixels.tolist()}, indent=indent).encode()
     fast = parse_plain_pixels(body, (4, 5, 3))
     assert fast is not None and fast.dtype == np.float32
@@ -36,10 +36,13 @@ def test_plain_bodies_read_as_json_loads_reads_them(indent):
         "[[1,2],[3,4],[5,6]]",  # another shape
         "[[1,2],[3,.4]]",
         "[[1,2],[3,4.]]",
+        "[[1,2],[3,0.5]]",  # fractions: valid, left to the JSON path
         "[[1,2],[3,04]]",
         "[[1,2],[3,1.2.3]]",
         "[[1,2],[3,1 2]]",
+        "[[1 2,3],[4,]]",  # as many numbers as slots, but two in one slot
         "[[1,2],[3,]]",
+        "[[1,2],[3,1000]]",
         "[[1,2],[3,-4]]",  # left to the JSON path (and its range check)
         "[[1,2],[3,4e1]]",
         "[[1,2],[3,[4]]]",
@@ -70,3 +73,4 @@ def test_bodies_the_fast_path_declines_still_work():
     assert parse_plain_pixels(extra_key, (2, 2)) is None
     np.testing.assert_array_equal(json_pixels(extra_key, (2, 2)), [[1, 2], [3, 4]])
     np.testing.assert_array_equal(json_pixels(b"[[1,2],[3,4e1]]", (2, 2)), [[1, 2], [3, 40]])
+    np.testing.assert_array_equal(json_pixels(b'{"pixels": [[1,2],[3,0.5]]}', (2, 2)), [[1, 2], [3, 0.5]])
