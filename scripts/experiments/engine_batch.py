@@ -76,7 +76,7 @@ def measure(model: Path, threads: int, batch: int, repeats: int, calls: int) -> 
     }
 
 
-def request_costs(model: Path, repeats: int, calls: int) -> dict:
+def request_costs(model: Path, threads: int, repeats: int, calls: int) -> dict:
     """Median ms of ``ServeApp.predict`` (no socket) per upload kind, and of the engine alone at batch 1."""
     import io
     import json as json_module
@@ -87,7 +87,7 @@ def request_costs(model: Path, repeats: int, calls: int) -> dict:
     from edgewise.runtime import Classifier
     from edgewise.serve import ServeApp, ServeConfig
 
-    clf = Classifier(model, threads=1)
+    clf = Classifier(model, threads=threads)
     app = ServeApp(clf, ServeConfig(max_batch=1))
     with np.load(model.parent / "parity.npz", allow_pickle=False) as parity:
         image = parity["images"][0]
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             if args.requests:
-                row["request"] = costs = request_costs(model, args.repeats, args.calls)
+                row["request"] = costs = request_costs(model, n, args.repeats, args.calls)
                 row["bound"] = round(batching_bound(costs["engine_share"], row["gain_batch"]), 3)
                 print(
                     f"{'':<22} /predict without the socket {costs['ms']} ms; engine share "
