@@ -282,13 +282,16 @@ def merge_slices(slices: list[dict]) -> dict:
         "statuses": statuses,
         "socket_error_count": sum(r["socket_error_count"] for r in slices),
         "slices_rps": [round(r["rps"], 1) for r in slices],
+        "slices_p50_us": [r["p50_us"] for r in slices],
+        "slices_p99_us": [r["p99_us"] for r in slices],  # one slow slice (the machine's) sets "p99_us"
     }
 
 
 def _summary(r: dict) -> str:
+    slices_p99 = "/".join(f"{us / 1000:.0f}" for us in r.get("slices_p99_us", []))
     return (
         f"{r['requests']:>7} req  {r['rps']:>8.1f} req/s  p50 {r['p50_us'] / 1000:6.2f} ms  "
-        f"p99 {r['p99_us'] / 1000:6.2f} ms  statuses {r['statuses']}  "
+        f"p99 {r['p99_us'] / 1000:6.2f} ms (slices {slices_p99})  statuses {r['statuses']}  "
         f"socket errors {r['socket_error_count']}  RSS {r['rss_mb']:.1f} MB"
     )
 
