@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from edgewise.export import calibration_check, int8_variants, keras_model, repair, sources, tflm
+from edgewise.export import calibration_check, int8_variants, keras_model, qat, repair, sources, tflm
 from edgewise.export import validate as validation
 from edgewise.export.bundle import REJECTED_SUFFIX, Bundle, file_facts
 from edgewise.export.calibration import DEFAULT_SAMPLES, DEFAULT_SEED, CalibrationSet
@@ -116,6 +116,8 @@ def export(
     npu: str | None = "ethos-u55-128",
     max_drop: float | None = None,
     repair_steps: int = repair.DEFAULT_MAX_STEPS,
+    qat_epochs: int | None = None,
+    qat_lr: float = qat.DEFAULT_LEARNING_RATE,
 ) -> ExportResult:
     """Export a Keras model and write the bundle. ``run``: a run directory of ``edgewise train``, a
     ``.keras``/``.h5`` file or a SavedModel directory (:mod:`edgewise.export.sources`). The keywords are
@@ -133,6 +135,7 @@ def export(
         repair_steps=repair_steps, int8_variant=int8_variant, thresholds=thresholds, fits=fits, npu=npu,
     )  # fmt: skip
     needs_calibration = any(mode is Quantize.INT8 for _, mode in plan)
+    qat.check_options(qat_epochs, qat_lr, int8=needs_calibration, max_drop=max_drop, explain=explain)
     source = sources.open_source(
         run, data=data, splits=splits, labels=labels, preprocess=preprocess, task=task, seed=seed
     )
@@ -146,8 +149,9 @@ def export(
     repairer = _repairer_for(
         source, calibration_set, max_drop, opset, calibration, repair_steps, threads, seed
     )
+    tuned = _qat_for(source, calibration_set, qat_epochs, qat_lr, seed)
     job = _Job(source.model, source.card, bundle, calibration_set, held_out, limits, io, opset, calibration,
-               threads, progress, explain, int8_variant, repairer, skipped)  # fmt: skip
+               threads, progress, explain, int8_variant, repairer, skipped, tuned)  # fmt: skip
     for step, (fmt, mode) in enumerate(plan, 1):
         log.info("[%d/%d] %s: converting", step, len(plan), artifact_name(fmt, mode))
         _export_one(job, fmt, mode, result)
@@ -229,6 +233,15 @@ def _repairer_for(source, calibration_set, max_drop, opset, calibration, repair_
                            max_drop, opset, calibration, repair_steps, threads)  # fmt: skip
 
 
+def _qat_for(source, calibration_set, epochs, learning_rate, seed) -> qat.QatResult | None:
+    """The fine-tuned fake-quantised model the int8 artifacts come from (``--qat-epochs``), or None."""
+    if epochs is None or calibration_set is None:
+        return None
+    return qat.quantization_aware(source.model, calibration_set.images, source.splits, epochs=epochs,
+                                  learning_rate=learning_rate, classifier=source.card.is_classifier,
+                                  seed=seed)  # fmt: skip
+
+
 def _raise_on_failures(result: ExportResult) -> None:
     """``check=True``: a rejected artifact, or a TFLite Micro build that does not fit its board, raises."""
     if result.rejected:
@@ -256,6 +269,7 @@ class _Job:
     int8_variant: str  # "fastest" | "first" (int8_variants.CHOICES)
     repairer: repair.Repairer | None = None  # --max-drop
     skipped: str = "skipped (--no-validate)"  # what the card says when there is no validation
+    qat: qat.QatResult | None = None  # --qat-epochs: int8 artifacts come from this model
 
 
 def _export_one(job: _Job, fmt: Format, mode: Quantize, result: ExportResult) -> None:
@@ -263,7 +277,9 @@ def _export_one(job: _Job, fmt: Format, mode: Quantize, result: ExportResult) ->
     name = artifact_name(fmt, mode)
     io = (job.io or "int8") if (fmt is Format.TFLITE and mode is Quantize.INT8) else "float"
     searches = job.int8_variant == "fastest" and len(int8_variants.CANDIDATES.get(fmt, ())) > 1
-    if mode is Quantize.INT8 and searches:
+    if mode is Quantize.INT8 and job.qat is not None:
+        converted = _convert_qat(job, fmt, name, io)
+    elif mode is Quantize.INT8 and searches:
         converted = _fastest_int8(job, fmt, name, io)
     else:
         converted = _convert(job, fmt, mode, name, io)
@@ -492,6 +508,19 @@ def _convert(job: _Job, fmt: Format, mode: Quantize, name: str, io: str, variant
         int8_variant=variant,
         workdir=workdir,
     )
+
+
+def _convert_qat(job: _Job, fmt: Format, name: str, io: str):
+    from edgewise.export import qat_convert
+
+    embedded = dataclasses.replace(
+        job.card, artifacts={name: Artifact(file=name, format=str(fmt), quantize=str(Quantize.INT8))}
+    )
+    opset = job.opset or format_module(Format.ONNX).DEFAULT_OPSET
+    converted = qat_convert.convert(fmt, job.qat.model, io=io, calibration_samples=len(job.calibration_set),
+                                    opset=opset, card_json=embedded.to_json())  # fmt: skip
+    converted.extra["qat"] = job.qat.to_dict()
+    return converted
 
 
 def _artifact(name: str, fmt: Format, mode: Quantize, converted) -> Artifact:

@@ -8,6 +8,7 @@ import sys
 
 from edgewise.export.boards import BOARDS
 from edgewise.export.calibration import DEFAULT_SAMPLES, DEFAULT_SEED
+from edgewise.export.qat import DEFAULT_LEARNING_RATE as QAT_LEARNING_RATE
 from edgewise.export.repair import DEFAULT_MAX_STEPS
 from edgewise.runtime import argtypes
 from edgewise.runtime.parity import DEFAULT_SAMPLES as DEFAULT_PARITY_SAMPLES
@@ -20,6 +21,7 @@ examples:
   edgewise export runs/fm --quantize fp32,int8 --out dist/fm --threshold int8.drop=0.5
   edgewise export runs/fm --format tflm --fits nano33ble           # int8 + C sources for TFLite Micro
   edgewise export runs/outlier --format all --max-drop 1    # int8 keeps its worst layers in float
+  edgewise export runs/outlier --format all --qat-epochs 1  # int8 from quantisation-aware fine-tuning
   edgewise export mine.keras --data photos/ --preprocess -1..1   # a model trained elsewhere -> mine_bundle/
   edgewise export model.h5 --data arrays.npz --labels labels.txt # arrays: x (inputs) and optional y
   edgewise export saved/ --format all --quantize fp32 --no-validate   # a SavedModel, no data at hand
@@ -150,6 +152,21 @@ def register(sub) -> None:
         default=DEFAULT_MAX_STEPS,
         metavar="N",
         help=f"--max-drop: most re-quantisations to try (default: {DEFAULT_MAX_STEPS})",
+    )
+    p.add_argument(
+        "--qat-epochs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="int8 from quantisation-aware training: fine-tune a fake-quantised copy of the model N epochs "
+        "on the training split, then convert and validate it against the original (0: ranges only)",
+    )
+    p.add_argument(
+        "--qat-lr",
+        type=float,
+        default=QAT_LEARNING_RATE,
+        metavar="LR",
+        help=f"--qat-epochs: Adam learning rate (default: {QAT_LEARNING_RATE:g})",
     )
     p.add_argument(
         "--data",

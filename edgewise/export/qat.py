@@ -1,0 +1,409 @@
+"""Quantisation-aware training for Keras 3 models: a fake-quantised copy, its ranges, a short fine-tune.
+
+The TF Model Optimization Toolkit's QAT works with Keras 2 only (keras-team/keras#18930). This module
+does the part edgewise needs with plain TensorFlow ops the converters already understand:
+
+- weights: Conv1D/Conv2D/Dense kernels pass through
+  ``tf.quantization.fake_quant_with_min_max_vars_per_channel``, symmetric per output channel over
+  [-127, 127], the scheme TFLite and ONNX Runtime use for int8 weights; depthwise and dense kernels
+  per tensor (``fake_quant_with_min_max_vars``), as the TF Model Optimization Toolkit does. BatchNorm is not folded: a
+  per-channel symmetric grid scales with the channel, so folding the BatchNorm scale afterwards lands on
+  the same grid (only the int32 bias differs).
+- activations: ``tf.quantization.fake_quant_with_min_max_vars`` (8 bits, asymmetric) on the model input
+  and on every tensor the converters keep as a quantised tensor: a layer's output unless its only reader
+  is a BatchNormalization or activation fused into it, or the layer only moves values (pooling by max,
+  reshape, dropout), which keeps its input's range. A softmax inside a Dense layer is split off so the
+  logits get their own range. Min/max start at the calibration images' range; then, quantiser by
+  quantiser in graph order, a narrower range (the range / 2**k) is kept where it brings the fake-quantised
+  model's outputs closer to the float model's: a channel that is large but that later layers ignore
+  (``outlier_cnn``) no longer decides the step size of the others. During fine-tuning the ranges are
+  trainable (the ops' own gradients) and BatchNorm statistics are frozen.
+
+``edgewise.export.qat_convert`` turns the result into int8 TFLite and QDQ ONNX artifacts.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from edgewise.runtime.errors import InputError
+
+log = logging.getLogger("edgewise.export")
+
+DEFAULT_LEARNING_RATE = 1e-4
+DEFAULT_BATCH_SIZE = 128
+RANGE_SHRINKS = 11  # narrower ranges tried per quantiser: the calibrated range / 2**k, k = 1..11
+PIXEL_RANGE = (0.0, 255.0)  # raw pixels: int8 with scale 1, exact
+SOFTMAX_RANGE = (0.0, 255 / 256)  # what TFLite's int8 softmax writes: scale 1/256, zero point -128
+_WEIGHTED = {"Conv1D", "Conv2D", "Dense", "DepthwiseConv1D", "DepthwiseConv2D"}
+_PER_CHANNEL = {"Conv1D", "Conv2D"}
+_FUSABLE_ACTIVATIONS = {"linear", "relu", "relu6"}
+_KEEPS_RANGE = {"MaxPooling1D", "MaxPooling2D", "Reshape", "Flatten", "Dropout", "InputLayer", "Identity"}
+
+
+@dataclass
+class QatResult:
+    """The fine-tuned fake-quantised model and what the card records about it."""
+
+    model: Any
+    epochs: int
+    learning_rate: float
+    seconds: float
+    quantizers: int  # activation quantisers inserted
+    narrowed: list[str] = field(default_factory=list)  # quantisers whose range the search narrowed
+    val_accuracy_keras: float | None = None  # the float model on the validation split
+    val_accuracy_before: float | None = None  # the fake-quantised model, before fine-tuning
+    val_accuracy_after: float | None = None
+
+    def to_dict(self) -> dict:
+        """The card's record (``asdict`` would deep-copy the Keras model)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
+
+    def summary(self) -> str:
+        def pct(value):
+            return "n/a" if value is None else f"{100 * value:.2f}%"
+
+        return (
+            f"QAT: {self.epochs} epoch(s) at lr {self.learning_rate:g} in {self.seconds:.0f}s; "
+            f"validation top-1 Keras {pct(self.val_accuracy_keras)}, fake-quantised "
+            f"{pct(self.val_accuracy_before)} before, {pct(self.val_accuracy_after)} after"
+        )
+
+
+def check_options(epochs: int | None, learning_rate: float, *, int8: bool, max_drop=None, explain=False) -> None:
+    """One-line errors for ``--qat-epochs`` / ``--qat-lr`` before anything loads."""
+    if epochs is None:
+        return
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise InputError(f"--qat-epochs must be a whole number of at least 0, not {epochs}")
+    if not learning_rate > 0:
+        raise InputError(f"--qat-lr must be above 0, not {learning_rate}")
+    if not int8:
+        raise InputError("--qat-epochs trains for int8 artifacts; add int8 to --quantize")
+    if max_drop is not None:
+        raise InputError("--qat-epochs and --max-drop are two ways to recover int8 accuracy; choose one")
+    if explain:
+        raise InputError("--explain measures post-training quantisation; it does not apply to --qat-epochs")
+
+
+def train_data(splits):
+    """The labelled training split QAT fine-tunes on; one-line errors when there is none."""
+    train = getattr(splits, "train", None)
+    if train is None or not len(train.images):
+        raise InputError("--qat-epochs fine-tunes on the training split, and the data have no training images")
+    if train.labels is None:
+        raise InputError("--qat-epochs fine-tunes on labelled data, and the training images have no labels")
+    return train
+
+
+def quantization_aware(
+    model,
+    calibration_images: np.ndarray,
+    splits,
+    *,
+    epochs: int,
+    learning_rate: float = DEFAULT_LEARNING_RATE,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    classifier: bool = True,
+    seed: int = 0,
+) -> QatResult:
+    """A fake-quantised copy of ``model``, ranges set on ``calibration_images``, fine-tuned ``epochs``
+    epochs on ``splits.train`` (``model`` itself is not changed)."""
+    import keras
+
+    if keras.config.backend() != "tensorflow":
+        raise InputError(f"--qat-epochs needs the TensorFlow Keras backend, not {keras.config.backend()}")
+    train = train_data(splits)
+    started = time.perf_counter()
+    keras.utils.set_random_seed(seed)
+    qat_model, quantizers = fake_quantized(model, pixel_input=calibration_images.dtype == np.uint8)
+    images = np.asarray(calibration_images, dtype=np.float32)
+    calibrate(qat_model, quantizers, images)
+    narrowed = narrow_ranges(qat_model, quantizers, images, _outputs(model, images), classifier=classifier)
+    val = getattr(splits, "val", None)
+    result = QatResult(qat_model, epochs, learning_rate, 0.0, len(quantizers), narrowed)
+    if classifier and val is not None and val.labels is not None and len(val.labels):
+        result.val_accuracy_keras = _accuracy(model, val)
+        result.val_accuracy_before = _accuracy(qat_model, val)
+    log.info("QAT: %d activation quantisers, %d ranges narrowed", len(quantizers), len(narrowed))
+    if epochs:
+        _fine_tune(qat_model, train, epochs, learning_rate, batch_size, classifier, val)
+    if result.val_accuracy_before is not None:
+        result.val_accuracy_after = _accuracy(qat_model, val)
+    result.seconds = time.perf_counter() - started
+    log.info("%s", result.summary())
+    return result
+
+
+# -- the fake-quantised copy ------------------------------------------------------------------------
+@functools.cache
+def _layers():
+    """The Keras layer classes (defined on first use: importing this module does not import Keras)."""
+    import keras
+    import tensorflow as tf
+
+    class ActivationQuantizer(keras.layers.Layer):
+        """8-bit asymmetric fake quantisation with a trainable [minimum, maximum]."""
+
+        def __init__(self, fixed_range: tuple[float, float] | None = None, **kwargs):
+            super().__init__(**kwargs)
+            self.enabled = True
+            self.fixed_range = fixed_range  # set by the format, not calibrated, narrowed or trained
+
+        def build(self, input_shape):
+            low, high = self.fixed_range or (0.0, 1.0)
+            trainable = self.fixed_range is None
+            self.minimum = self.add_weight(shape=(), initializer=keras.initializers.Constant(low),
+                                           trainable=trainable, name="minimum")  # fmt: skip
+            self.maximum = self.add_weight(shape=(), initializer=keras.initializers.Constant(high),
+                                           trainable=trainable, name="maximum")  # fmt: skip
+
+        def call(self, x):
+            if not self.enabled:
+                return x
+            return tf.quantization.fake_quant_with_min_max_vars(x, self.minimum, self.maximum, num_bits=8)
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+    def quantize_kernel(kernel, per_channel: bool):
+        """Symmetric [-127, 127]: per output channel (the last axis) for convolutions, per tensor for
+        depthwise and dense kernels, as the TF Model Optimization Toolkit does: the TFLite converter
+        cannot carry a per-channel range through the reshape or transpose those kernels go through."""
+        if not per_channel:
+            bound = tf.maximum(tf.reduce_max(tf.abs(kernel)), 1e-8)
+            return tf.quantization.fake_quant_with_min_max_vars(
+                kernel, -bound, bound, num_bits=8, narrow_range=True
+            )
+        axes = list(range(len(kernel.shape) - 1))
+        bound = tf.maximum(tf.reduce_max(tf.abs(kernel), axis=axes), 1e-8)
+        return tf.quantization.fake_quant_with_min_max_vars_per_channel(
+            kernel, -bound, bound, num_bits=8, narrow_range=True
+        )
+
+    def quantized_class(cls):
+        """A subclass of ``cls`` whose call reads its kernel fake-quantised (the call is the parent's)."""
+        per_channel = cls.__name__ in _PER_CHANNEL
+        parent = next((vars(base)["kernel"] for base in cls.__mro__ if "kernel" in vars(base)), None)
+        if isinstance(parent, property):  # Dense, Conv: ``kernel`` is a property over ``_kernel``
+            kernel = property(lambda self: quantize_kernel(parent.fget(self), per_channel))
+            return type(f"Quantized{cls.__name__}", (cls,), {"kernel": kernel})
+
+        def call(self, inputs):  # depthwise: ``kernel`` is a plain attribute, swapped for the call
+            float_kernel = self.kernel
+            object.__setattr__(self, "kernel", quantize_kernel(float_kernel, per_channel))
+            try:
+                return cls.call(self, inputs)
+            finally:
+                object.__setattr__(self, "kernel", float_kernel)
+
+        return type(f"Quantized{cls.__name__}", (cls,), {"call": call})
+
+    return ActivationQuantizer, functools.cache(quantized_class)
+
+
+def fake_quantized(model, *, pixel_input: bool = True):
+    """``(copy, quantizers)``: ``model`` cloned with fake-quantised kernels and activation quantisers
+    (in graph order); the copy starts with ``model``'s weights, BatchNorm frozen. ``pixel_input``: the
+    input is raw 0..255 pixels (quantised exactly, not calibrated)."""
+    import keras
+
+    activation_quantizer, quantized_class = _layers()
+    readers = _readers(model)
+    quantizers: list = []
+    inputs_seen: dict[int, Any] = {}
+
+    def quantizer(name: str, fixed_range=None):
+        layer = activation_quantizer(fixed_range, name=f"{name}_quant")
+        quantizers.append(layer)
+        return layer
+
+    def clone(layer):
+        config = layer.get_config()
+        kind = type(layer).__name__
+        if kind in _WEIGHTED:
+            if _activation_name(layer) not in _FUSABLE_ACTIVATIONS:
+                config["activation"] = "linear"  # split off below: the logits get their own range
+            return quantized_class(type(layer)).from_config(config)
+        clone = type(layer).from_config(config)
+        if kind == "BatchNormalization":
+            clone.trainable = False  # inference-mode statistics while fine-tuning
+        return clone
+
+    def call(layer, *args, **kwargs):
+        args = [_quantized_input(a, quantizer, inputs_seen, pixel_input) for a in args]
+        outputs = layer(*args, **kwargs)
+        original = model.get_layer(layer.name)
+        split = type(original).__name__ in _WEIGHTED and _activation_name(original) not in _FUSABLE_ACTIVATIONS
+        if split:
+            outputs = quantizer(f"{layer.name}_logits")(outputs)
+            outputs = keras.layers.Activation(original.activation, name=f"{layer.name}_activation")(outputs)
+        if _keeps_own_range(original, readers):
+            softmax = split and _activation_name(original) == "softmax" or type(original).__name__ == "Softmax"
+            outputs = quantizer(layer.name, SOFTMAX_RANGE if softmax else None)(outputs)
+        return outputs
+
+    copy = keras.models.clone_model(model, clone_function=clone, call_function=call)
+    for layer in copy.layers:
+        if layer.name in {q.name for q in quantizers}:
+            continue
+        original = _maybe_layer(model, layer.name)
+        if original is not None and original.weights:
+            layer.set_weights(original.get_weights())
+    return copy, quantizers
+
+
+def _quantized_input(tensor, quantizer, seen: dict[int, Any], pixels: bool):
+    """A model input gets one quantiser, however many layers read it."""
+    history = getattr(tensor, "_keras_history", None)
+    if history is None or type(history.operation).__name__ != "InputLayer":
+        return tensor
+    if id(tensor) not in seen:
+        seen[id(tensor)] = quantizer(history.operation.name, PIXEL_RANGE if pixels else None)(tensor)
+    return seen[id(tensor)]
+
+
+def _readers(model) -> dict[str, list[str]]:
+    """Layer name -> the class names of the layers that read its output."""
+    readers: dict[str, list[str]] = {}
+    for layer in model.layers:
+        for node in getattr(layer, "_outbound_nodes", []):
+            reader = node.operation
+            kind = type(reader).__name__
+            if kind == "Activation" and _activation_name(reader) in ("relu", "relu6"):
+                kind = "ReLU"
+            readers.setdefault(layer.name, []).append(kind)
+    return readers
+
+
+def _keeps_own_range(layer, readers: dict[str, list[str]]) -> bool:
+    """Whether the converters keep ``layer``'s output as a quantised tensor of its own: not when it only
+    moves values, nor when its readers fuse into it (a BatchNorm into a convolution or dense layer with
+    no activation of its own, a ReLU into anything without one)."""
+    kind = type(layer).__name__
+    if kind in _KEEPS_RANGE:
+        return False
+    own = readers.get(layer.name, [])
+    if not own or _activation_name(layer) != "linear":
+        return True
+    fusable = {"ReLU", "BatchNormalization"} if kind in _WEIGHTED else {"ReLU"}
+    return not all(r in fusable for r in own)
+
+
+def _activation_name(layer) -> str:
+    return getattr(getattr(layer, "activation", None), "__name__", "linear")
+
+
+def _maybe_layer(model, name: str):
+    try:
+        return model.get_layer(name)
+    except ValueError:
+        return None
+
+
+# -- ranges -----------------------------------------------------------------------------------------
+def calibrate(model, quantizers: list, images: np.ndarray, batch_size: int = 256) -> None:
+    """Each quantiser's [min, max] := the range of its input on ``images`` (zero always inside)."""
+    import keras
+
+    for q in quantizers:
+        q.enabled = False
+    probe = keras.Model(model.inputs, [q.input for q in quantizers])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _calibrate_ranges(probe, quantizers, images, batch_size)
+
+
+def _calibrate_ranges(probe, quantizers: list, images: np.ndarray, batch_size: int) -> None:
+    lows = np.zeros(len(quantizers))
+    highs = np.zeros(len(quantizers))
+    for start in range(0, len(images), batch_size):
+        outputs = probe(images[start : start + batch_size], training=False)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        for i, out in enumerate(outputs):
+            out = np.asarray(out)
+            lows[i] = min(lows[i], float(out.min()))
+            highs[i] = max(highs[i], float(out.max()))
+    for q, low, high in zip(quantizers, lows, highs, strict=True):
+        q.enabled = True
+        if q.fixed_range is not None:
+            continue
+        q.minimum.assign(low)
+        q.maximum.assign(max(high, low + 1e-6))
+
+
+def narrow_ranges(model, quantizers: list, images: np.ndarray, reference: np.ndarray, *, classifier: bool):
+    """In graph order, keep the range / 2**k (k <= :data:`RANGE_SHRINKS`) that brings the fake-quantised
+    outputs closest to ``reference`` (KL divergence for probabilities, squared error otherwise)."""
+    narrowed = []
+    for q in (q for q in quantizers if q.fixed_range is None):
+        low, high = float(q.minimum.numpy()), float(q.maximum.numpy())
+        scores = []
+        for k in range(RANGE_SHRINKS + 1):
+            q.minimum.assign(low / 2**k)
+            q.maximum.assign(high / 2**k)
+            scores.append(_divergence(reference, _outputs(model, images), classifier))
+        best = int(np.argmin(scores))
+        if scores[best] >= scores[0]:
+            best = 0
+        q.minimum.assign(low / 2**best)
+        q.maximum.assign(high / 2**best)
+        if best:
+            narrowed.append(q.name)
+            log.info("QAT: %s range [%.4g, %.4g] -> [%.4g, %.4g]", q.name, low, high, low / 2**best,
+                     high / 2**best)  # fmt: skip
+    return narrowed
+
+
+def _divergence(reference: np.ndarray, outputs: np.ndarray, classifier: bool) -> float:
+    if classifier:
+        p = np.clip(reference, 1e-7, 1.0)
+        q = np.clip(outputs, 1e-7, 1.0)
+        return float(np.mean(np.sum(p * (np.log(p) - np.log(q)), axis=-1)))
+    return float(np.mean((reference - outputs) ** 2))
+
+
+def _outputs(model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    with warnings.catch_warnings():  # "the structure of inputs doesn't match": a list of one input
+        warnings.simplefilter("ignore")
+        return np.concatenate(
+            [np.asarray(model(images[i : i + batch_size], training=False))
+             for i in range(0, len(images), batch_size)]  # fmt: skip
+        )
+
+
+# -- fine-tuning ------------------------------------------------------------------------------------
+def _fine_tune(model, train, epochs: int, learning_rate: float, batch_size: int, classifier: bool, val) -> None:
+    import keras
+
+    loss = "sparse_categorical_crossentropy" if classifier else "mean_squared_error"
+    metrics = ["accuracy"] if classifier else []
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
+    validation = (val.images, val.labels) if val is not None and val.labels is not None and len(val.labels) else None
+
+    def report(epoch, logs):
+        figures = ", ".join(f"{k} {v:.4f}" for k, v in sorted((logs or {}).items()))
+        log.info("QAT epoch %d/%d: %s", epoch + 1, epochs, figures)
+
+    model.fit(
+        train.images,
+        train.labels,
+        batch_size=batch_size,
+        epochs=epochs,
+        shuffle=True,
+        validation_data=validation,
+        verbose=0,
+        callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=report)],
+    )
+
+
+def _accuracy(model, split) -> float:
+    probabilities = _outputs(model, np.asarray(split.images, dtype=np.float32))
+    return float(np.mean(probabilities.argmax(axis=-1) == np.asarray(split.labels)))

@@ -1,0 +1,182 @@
+"""A fake-quantised Keras model (:mod:`edgewise.export.qat`) -> int8 TFLite and QDQ ONNX.
+
+- TFLite: ``TFLiteConverter`` with ``Optimize.DEFAULT`` and no representative dataset: every activation's
+  scale and zero point come from its FakeQuant op, every kernel's from the per-channel FakeQuant on it.
+  (With a representative dataset as well, TF 2.21 leaves a float DEQUANTIZE in the graph; without
+  ``TFLITE_BUILTINS_INT8`` the converter does not ask for one.) ``io`` int8 gives int8 input/output.
+- ONNX: tf2onnx turns each FakeQuantWithMinMaxVars into a QuantizeLinear/DequantizeLinear pair (uint8).
+  The per-channel FakeQuant on a constant kernel is folded into float weights that already lie on the
+  int8 grid, so the weights of Conv/MatMul/Gemm are stored back as int8 with a per-channel
+  DequantizeLinear, and a Conv's bias as int32 at the input scale times the weight scale, the form ONNX
+  Runtime fuses into integer kernels.
+"""
+
+from __future__ import annotations
+
+from edgewise.export import keras_model, onnx, tflite
+from edgewise.export.converted import Converted, converter_message, quiet
+from edgewise.export.errors import ConversionError, require
+from edgewise.runtime.card import Format
+
+CALIBRATION_METHOD = "qat"  # the card's calibration_method: ranges trained, not calibrated at export
+_WEIGHT_AXIS = {"Conv": 0, "MatMul": 1}  # Gemm: 0 with transB, else 1
+_PASS_BACK = {"Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "MaxPool", "Identity"}
+_QDQ = {"QuantizeLinear", "DequantizeLinear"}
+_FUSED_INTO_QUANTIZE = {"Relu", "Clip"}  # before a QuantizeLinear, ONNX Runtime folds them into its range
+_CONSTANT_ARGUMENTS = {"Clip", "Pad", "Resize"}  # their constant inputs are bounds and sizes, not data
+_DATA_MOVEMENT = _PASS_BACK | {"Shape", "Gather", "Concat", "Slice"}
+
+
+def convert(fmt: Format | str, qat_model, *, io: str, calibration_samples: int, opset: int, card_json: str):
+    """The int8 artifact of ``qat_model`` in ``fmt``."""
+    if Format(fmt) is Format.TFLITE:
+        converted = to_tflite(qat_model, io=io)
+    else:
+        converted = to_onnx(qat_model, opset=opset, card_json=card_json)
+    converted.calibration_samples = calibration_samples
+    converted.calibration_method = CALIBRATION_METHOD
+    return converted
+
+
+def to_tflite(qat_model, *, io: str = "int8") -> Converted:
+    require(*tflite.PACKAGES, purpose="TFLite export")
+    import tensorflow as tf
+
+    fn, _ = keras_model.serving_function(qat_model)
+    with quiet():
+        conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    if io == "int8":
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+    try:
+        with quiet():
+            data = bytes(conv.convert())
+    except Exception as e:  # the converter raises ConverterError, RuntimeError, ValueError...
+        raise ConversionError(f"TFLite int8 conversion of the QAT model failed: {converter_message(e)}") from None
+    ops = tflite.graph_ops(data)
+    result = Converted(data=data, io=io, tools={"tensorflow": tf.__version__})
+    result.integer_only = not ops.float_ops
+    result.extra.update(ops=ops.ops, float_ops=ops.float_ops)
+    return result
+
+
+def to_onnx(qat_model, *, opset: int, card_json: str | None = None) -> Converted:
+    from edgewise.runtime.card import Quantize
+
+    require(*onnx.PACKAGES, purpose="ONNX int8 export")
+    proto = onnx.to_onnx(qat_model, opset)
+    quantize_weights(proto)
+    float_ops = compute_outside_qdq(proto)
+    if card_json is not None:
+        onnx.embed_card(proto, card_json)
+    result = Converted(data=proto.SerializeToString(), tools=onnx.tool_versions(Quantize.INT8))
+    result.integer_only = not float_ops
+    result.extra.update(opset=opset, quant_format="QDQ", activations="uint8", per_channel=True,
+                        float_ops=float_ops)  # fmt: skip
+    return result
+
+
+def quantize_weights(proto) -> int:
+    """Store the float weights of Conv/MatMul/Gemm (on the int8 grid already) as int8 + per-channel
+    DequantizeLinear, and Conv/Gemm biases as int32; returns how many weights were stored."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    graph = proto.graph
+    initializers = {i.name: i for i in graph.initializer}
+    producers = {out: node for node in graph.node for out in node.output}
+    added, stored = [], 0
+    for node in list(graph.node):
+        axis = _weight_axis(node)
+        if axis is None or len(node.input) < 2 or node.input[1] not in initializers:
+            continue
+        weights = numpy_helper.to_array(initializers[node.input[1]])
+        if weights.dtype != np.float32 or weights.ndim < 2:
+            continue
+        others = tuple(a for a in range(weights.ndim) if a != axis)
+        scale = np.maximum(np.abs(weights).max(axis=others), 1e-12).astype(np.float32) / 127
+        shape = [1] * weights.ndim
+        shape[axis] = -1
+        quantized = np.clip(np.round(weights / scale.reshape(shape)), -127, 127).astype(np.int8)
+        name = node.input[1]
+        added.append(_dequantize(helper, numpy_helper, graph, name, quantized, scale, np.int8, axis))
+        node.input[1] = f"{name}_dequantized"
+        stored += 1
+        input_scale = _input_scale(node.input[0], producers, initializers, numpy_helper)
+        if len(node.input) > 2 and node.input[2] in initializers and input_scale is not None:
+            bias = numpy_helper.to_array(initializers[node.input[2]]).astype(np.float64)
+            bias_scale = (input_scale * scale).astype(np.float32)
+            values = np.round(bias / bias_scale).astype(np.int32)
+            added.append(_dequantize(helper, numpy_helper, graph, node.input[2], values, bias_scale, np.int32, 0))
+            node.input[2] = f"{node.input[2]}_dequantized"
+    for dequantize in added:
+        graph.node.insert(0, dequantize)
+    return stored
+
+
+def _weight_axis(node) -> int | None:
+    if node.op_type == "Gemm":
+        trans_b = next((a.i for a in node.attribute if a.name == "transB"), 0)
+        return 0 if trans_b else 1
+    return _WEIGHT_AXIS.get(node.op_type)
+
+
+def _dequantize(helper, numpy_helper, graph, name: str, values, scale, dtype, axis: int):
+    """Replace initializer ``name`` by ``values`` and add ``DequantizeLinear -> name_dequantized``."""
+    import numpy as np
+
+    for i in reversed(range(len(graph.initializer))):
+        if graph.initializer[i].name == name:
+            del graph.initializer[i]
+    graph.initializer.extend([
+        numpy_helper.from_array(values, f"{name}_quantized"),
+        numpy_helper.from_array(np.asarray(scale, np.float32), f"{name}_scale"),
+        numpy_helper.from_array(np.zeros(np.shape(scale), dtype), f"{name}_zero_point"),
+    ])  # fmt: skip
+    node = helper.make_node(
+        "DequantizeLinear",
+        [f"{name}_quantized", f"{name}_scale", f"{name}_zero_point"],
+        [f"{name}_dequantized"],
+        name=f"{name}_DequantizeLinear",
+        axis=axis,
+    )
+    return node
+
+
+def _input_scale(tensor: str, producers: dict, initializers: dict, numpy_helper):
+    """The scale of the DequantizeLinear a tensor comes from (through reshapes and the like), or None."""
+    node = producers.get(tensor)
+    while node is not None and node.op_type in _PASS_BACK:
+        node = producers.get(node.input[0])
+    if node is None or node.op_type != "DequantizeLinear" or node.input[1] not in initializers:
+        return None
+    return float(numpy_helper.to_array(initializers[node.input[1]]).reshape(-1)[0])
+
+
+def compute_outside_qdq(proto) -> list[str]:
+    """Op types that compute in float: a compute node with an input not from a DequantizeLinear
+    (a constant weight or a float tensor); data-movement ops, the Q/DQ pairs themselves and a Relu or
+    Clip read only by a QuantizeLinear excepted."""
+    producers = {out: node for node in proto.graph.node for out in node.output}
+    readers: dict[str, list[str]] = {}
+    for node in proto.graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node.op_type)
+    initializers = {i.name for i in proto.graph.initializer}
+    graph_inputs = {i.name for i in proto.graph.input}
+    float_ops = set()
+    for node in proto.graph.node:
+        if node.op_type in _QDQ or node.op_type in _DATA_MOVEMENT:
+            continue
+        if node.op_type in _FUSED_INTO_QUANTIZE and readers.get(node.output[0]) == ["QuantizeLinear"]:
+            continue
+        for name in node.input:
+            if not name or name in graph_inputs:
+                continue
+            source = producers.get(name)
+            constant = source is None and name in initializers and node.op_type not in _CONSTANT_ARGUMENTS
+            computed = source is not None and source.op_type not in _DATA_MOVEMENT | {"DequantizeLinear"}
+            if constant or computed:
+                float_ops.add(node.op_type)
+    return sorted(float_ops)

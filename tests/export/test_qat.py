@@ -1,0 +1,159 @@
+"""``--qat-epochs``: a fake-quantised copy of the model, fine-tuned, converts to fully-int8 TFLite and QDQ
+ONNX that pass the same validation gate against the original model."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from edgewise.cli import main
+from edgewise.runtime.errors import InputError
+from tests.export.conftest import CLASSES, LABELS, SIZE
+
+OFFSET = 1024.0  # the always-on channel, as in the zoo's outlier_cnn
+
+
+def build_dropped_outlier_run(directory, splits):
+    """The zoo's ``outlier_cnn`` in small: one channel always at 1024, dropped again by a fixed 1x1
+    projection, so the float model ignores it and only a per-tensor int8 range sees it."""
+    import warnings
+
+    import keras
+
+    from edgewise.runtime.card import InputSpec, ModelCard
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((SIZE, SIZE, 1))
+    x = keras.layers.Rescaling(1 / 255.0)(inputs)
+    x = keras.layers.BatchNormalization()(keras.layers.Conv2D(8, 3, padding="same", use_bias=False)(x))
+    shift = keras.layers.DepthwiseConv2D(1, trainable=False, name="channel_offset")
+    x = keras.layers.ReLU(name="outlier")(shift(keras.layers.ReLU()(x)))
+    drop = keras.layers.Conv2D(7, 1, use_bias=False, trainable=False, name="drop_outlier")
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(drop(x))
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(CLASSES, activation="softmax")(x))
+    bias = np.zeros(8, "float32")
+    bias[0] = OFFSET
+    shift.set_weights([np.ones((1, 1, 8, 1), "float32"), bias])
+    drop.set_weights([np.eye(8, 7, k=-1, dtype="float32")[None, None]])
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="sparse_categorical_crossentropy")
+    model.fit(splits.train.images.astype("float32"), splits.train.labels, epochs=15, batch_size=32, verbose=0)
+    directory.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        model.save(directory / "model.keras")
+    ModelCard(labels=list(LABELS), input=InputSpec(shape=(SIZE, SIZE, 1)), model="band_outlier").save(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def outlier_run(tmp_path_factory, band_splits):
+    pytest.importorskip("tensorflow")
+    return build_dropped_outlier_run(tmp_path_factory.mktemp("qat-outlier") / "run", band_splits)
+
+
+def test_quantisers_sit_where_the_converters_keep_a_quantised_tensor(trained_run, band_splits):
+    from edgewise.export import keras_model, qat
+
+    model = keras_model.load(trained_run / keras_model.MODEL_FILE)
+    copy, quantizers = qat.fake_quantized(model)
+    kinds = {layer.name: type(layer).__name__ for layer in copy.layers}
+    # input; rescaling; conv+relu (BatchNorm after it is not fused into the conv: it keeps its range);
+    # batchnorm; max-pool and flatten hand their input's range on; dense logits split from the softmax.
+    assert [q.name for q in quantizers] == [
+        "input_layer_quant", "rescaling_quant", "conv2d_quant", "batch_normalization_quant",
+        "dense_logits_quant", "dense_quant",
+    ]  # fmt: skip
+    assert kinds["conv2d"] == "QuantizedConv2D" and kinds["dense"] == "QuantizedDense"
+    assert not copy.get_layer("batch_normalization").trainable
+    assert quantizers[0].fixed_range == qat.PIXEL_RANGE and quantizers[-1].fixed_range == qat.SOFTMAX_RANGE
+
+    images = band_splits.test.images[:64].astype(np.float32)
+    for q in quantizers:
+        q.enabled = False
+    float_out = np.asarray(model(images))
+    weights_only = np.asarray(copy(images))  # only the kernels are fake-quantised now
+    assert np.abs(weights_only - float_out).max() < 0.05
+    assert np.mean(weights_only.argmax(1) == float_out.argmax(1)) > 0.95
+    assert model.get_layer("conv2d").kernel.shape == copy.get_layer("conv2d").kernel.shape
+
+
+def test_range_search_narrows_a_range_only_an_ignored_channel_sets(outlier_run, band_splits):
+    from edgewise.export import keras_model, qat
+
+    model = keras_model.load(outlier_run / keras_model.MODEL_FILE)
+    images = band_splits.train.images[:200]
+    result = qat.quantization_aware(model, images, band_splits, epochs=0)
+    outlier = result.model.get_layer("outlier_quant")  # after channel_offset: one channel at 1024
+    assert "outlier_quant" in result.narrowed
+    assert float(outlier.maximum.numpy()) <= OFFSET / 4
+    assert result.epochs == 0 and result.val_accuracy_after == result.val_accuracy_before
+
+
+@pytest.mark.slow
+def test_qat_export_is_integer_in_both_formats_and_passes_validation(outlier_run, band_splits, tmp_path):
+    pytest.importorskip("onnxruntime")
+    import onnx
+    from onnx import numpy_helper
+
+    from edgewise.export.api import export
+    from edgewise.export.tflite import graph_ops
+    from edgewise.runtime.card import ModelCard
+
+    result = export(outlier_run, format="all", quantize="int8", splits=band_splits, out=tmp_path / "qat",
+                    qat_epochs=1, calib_samples=200)  # fmt: skip
+    assert result.ok, result.rejected
+    card = ModelCard.load(tmp_path / "qat" / "edgewise.json")
+    for name in ("model_int8.tflite", "model_int8.onnx"):
+        artifact = card.artifacts[name]
+        assert artifact.validated and artifact.calibration_method == "qat"
+        info = artifact.extra["qat"]
+        assert info["epochs"] == 1 and info["learning_rate"] == pytest.approx(1e-4) and info["seconds"] > 0
+        assert 0 <= info["val_accuracy_before"] <= 1 and 0 <= info["val_accuracy_after"] <= 1
+        assert artifact.parity["accuracy_drop"] * 100 <= 1.0  # the default int8 gate, in pp
+
+    tflite = card.artifacts["model_int8.tflite"]
+    assert tflite.integer_only is True and tflite.io == "int8"
+    assert graph_ops((tmp_path / "qat" / "model_int8.tflite").read_bytes()).float_ops == []
+
+    proto = onnx.load(tmp_path / "qat" / "model_int8.onnx")
+    ops = [node.op_type for node in proto.graph.node]
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    weights = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
+    conv_weights = [node.input[1] for node in proto.graph.node if node.op_type == "Conv"]
+    producers = {out: node for node in proto.graph.node for out in node.output}
+    for tensor in conv_weights:  # every Conv reads int8 weights through a per-channel DequantizeLinear
+        dequantize = producers[tensor]
+        assert dequantize.op_type == "DequantizeLinear"
+        assert weights[dequantize.input[0]].dtype == np.int8
+
+
+def test_quantization_aware_needs_labelled_training_images(trained_run, band_splits):
+    from edgewise.export import keras_model, qat
+
+    model = keras_model.load(trained_run / keras_model.MODEL_FILE)
+    unlabelled = replace(band_splits, train=replace(band_splits.train, labels=None))
+    with pytest.raises(InputError, match="--qat-epochs fine-tunes on labelled data"):
+        qat.quantization_aware(model, band_splits.train.images[:50], unlabelled, epochs=1)
+    empty = replace(band_splits, train=replace(band_splits.train, images=band_splits.train.images[:0]))
+    with pytest.raises(InputError, match="no training images"):
+        qat.quantization_aware(model, band_splits.train.images[:50], empty, epochs=1)
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--qat-epochs", "-1"], "--qat-epochs must be a whole number of at least 0, not -1"),
+        (["--qat-epochs", "1", "--qat-lr", "0"], "--qat-lr must be above 0"),
+        (["--qat-epochs", "1", "--quantize", "fp32"], "--qat-epochs trains for int8 artifacts"),
+        (["--qat-epochs", "1", "--max-drop", "1"], "choose one"),
+        (["--qat-epochs", "1", "--explain"], "--explain measures post-training quantisation"),
+        (["--qat-epochs", "1"], "int8 needs calibration data"),  # the run's card names no data
+    ],
+)
+def test_bad_qat_options_are_one_line_errors(run_dir, capsys, args, words):
+    assert main(["export", str(run_dir), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0], err
