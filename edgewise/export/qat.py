@@ -3,12 +3,12 @@
 The TF Model Optimization Toolkit's QAT works with Keras 2 only (keras-team/keras#18930). This module
 does the part edgewise needs with plain TensorFlow ops the converters already understand:
 
-- weights: Conv1D/Conv2D/Dense kernels pass through
+- weights: Conv1D/Conv2D kernels pass through
   ``tf.quantization.fake_quant_with_min_max_vars_per_channel``, symmetric per output channel over
   [-127, 127], the scheme TFLite and ONNX Runtime use for int8 weights; depthwise and dense kernels
-  per tensor (``fake_quant_with_min_max_vars``), as the TF Model Optimization Toolkit does. BatchNorm is not folded: a
-  per-channel symmetric grid scales with the channel, so folding the BatchNorm scale afterwards lands on
-  the same grid (only the int32 bias differs).
+  per tensor (``fake_quant_with_min_max_vars``), as the TF Model Optimization Toolkit does. BatchNorm
+  is not folded: a per-channel symmetric grid scales with the channel, so folding the BatchNorm scale
+  afterwards lands on the same grid (only the int32 bias differs).
 - activations: ``tf.quantization.fake_quant_with_min_max_vars`` (8 bits, asymmetric) on the model input
   and on every tensor the converters keep as a quantised tensor: a layer's output unless its only reader
   is a BatchNormalization or activation fused into it, or the layer only moves values (pooling by max,
@@ -77,7 +77,9 @@ class QatResult:
         )
 
 
-def check_options(epochs: int | None, learning_rate: float, *, int8: bool, max_drop=None, explain=False) -> None:
+def check_options(
+    epochs: int | None, learning_rate: float, *, int8: bool, max_drop=None, explain=False
+) -> None:
     """One-line errors for ``--qat-epochs`` / ``--qat-lr`` before anything loads."""
     if epochs is None:
         return
@@ -97,7 +99,9 @@ def train_data(splits):
     """The labelled training split QAT fine-tunes on; one-line errors when there is none."""
     train = getattr(splits, "train", None)
     if train is None or not len(train.images):
-        raise InputError("--qat-epochs fine-tunes on the training split, and the data have no training images")
+        raise InputError(
+            "--qat-epochs fine-tunes on the training split, and the data have no training images"
+        )
     if train.labels is None:
         raise InputError("--qat-epochs fine-tunes on labelled data, and the training images have no labels")
     return train
@@ -241,12 +245,16 @@ def fake_quantized(model, *, pixel_input: bool = True):
         args = [_quantized_input(a, quantizer, inputs_seen, pixel_input) for a in args]
         outputs = layer(*args, **kwargs)
         original = model.get_layer(layer.name)
-        split = type(original).__name__ in _WEIGHTED and _activation_name(original) not in _FUSABLE_ACTIVATIONS
+        split = (
+            type(original).__name__ in _WEIGHTED and _activation_name(original) not in _FUSABLE_ACTIVATIONS
+        )
         if split:
             outputs = quantizer(f"{layer.name}_logits")(outputs)
             outputs = keras.layers.Activation(original.activation, name=f"{layer.name}_activation")(outputs)
         if _keeps_own_range(original, readers):
-            softmax = split and _activation_name(original) == "softmax" or type(original).__name__ == "Softmax"
+            softmax = (
+                split and _activation_name(original) == "softmax" or type(original).__name__ == "Softmax"
+            )
             outputs = quantizer(layer.name, SOFTMAX_RANGE if softmax else None)(outputs)
         return outputs
 
@@ -374,19 +382,25 @@ def _outputs(model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
     with warnings.catch_warnings():  # "the structure of inputs doesn't match": a list of one input
         warnings.simplefilter("ignore")
         return np.concatenate(
-            [np.asarray(model(images[i : i + batch_size], training=False))
-             for i in range(0, len(images), batch_size)]  # fmt: skip
+            [
+                np.asarray(model(images[i : i + batch_size], training=False))
+                for i in range(0, len(images), batch_size)
+            ]  # fmt: skip
         )
 
 
 # -- fine-tuning ------------------------------------------------------------------------------------
-def _fine_tune(model, train, epochs: int, learning_rate: float, batch_size: int, classifier: bool, val) -> None:
+def _fine_tune(
+    model, train, epochs: int, learning_rate: float, batch_size: int, classifier: bool, val
+) -> None:
     import keras
 
     loss = "sparse_categorical_crossentropy" if classifier else "mean_squared_error"
     metrics = ["accuracy"] if classifier else []
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
-    validation = (val.images, val.labels) if val is not None and val.labels is not None and len(val.labels) else None
+    validation = (
+        (val.images, val.labels) if val is not None and val.labels is not None and len(val.labels) else None
+    )
 
     def report(epoch, logs):
         figures = ", ".join(f"{k} {v:.4f}" for k, v in sorted((logs or {}).items()))

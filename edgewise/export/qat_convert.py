@@ -53,7 +53,9 @@ def to_tflite(qat_model, *, io: str = "int8") -> Converted:
         with quiet():
             data = bytes(conv.convert())
     except Exception as e:  # the converter raises ConverterError, RuntimeError, ValueError...
-        raise ConversionError(f"TFLite int8 conversion of the QAT model failed: {converter_message(e)}") from None
+        raise ConversionError(
+            f"TFLite int8 conversion of the QAT model failed: {converter_message(e)}"
+        ) from None
     ops = tflite.graph_ops(data)
     result = Converted(data=data, io=io, tools={"tensorflow": tf.__version__})
     result.integer_only = not ops.float_ops
@@ -66,7 +68,11 @@ def to_onnx(qat_model, *, opset: int, card_json: str | None = None) -> Converted
 
     require(*onnx.PACKAGES, purpose="ONNX int8 export")
     proto = onnx.to_onnx(qat_model, opset)
+    _drop_zero_adds(proto)
+    _dense_as_gemm(proto)
     quantize_weights(proto)
+    _quantize_scalar_operands(proto)
+    _drop_unused_initializers(proto)
     float_ops = compute_outside_qdq(proto)
     if card_json is not None:
         onnx.embed_card(proto, card_json)
@@ -108,11 +114,111 @@ def quantize_weights(proto) -> int:
             bias = numpy_helper.to_array(initializers[node.input[2]]).astype(np.float64)
             bias_scale = (input_scale * scale).astype(np.float32)
             values = np.round(bias / bias_scale).astype(np.int32)
-            added.append(_dequantize(helper, numpy_helper, graph, node.input[2], values, bias_scale, np.int32, 0))
+            added.append(
+                _dequantize(helper, numpy_helper, graph, node.input[2], values, bias_scale, np.int32, 0)
+            )
             node.input[2] = f"{node.input[2]}_dequantized"
     for dequantize in added:
         graph.node.insert(0, dequantize)
     return stored
+
+
+def _drop_zero_adds(proto) -> None:
+    """``Add(x, 0)`` (a Rescaling without offset) reads as ``x``: it would sit unquantised between a
+    quantised Mul and its QuantizeLinear."""
+    from onnx import numpy_helper
+
+    graph = proto.graph
+    initializers = {i.name: i for i in graph.initializer}
+    outputs = {o.name for o in graph.output}
+    for node in list(graph.node):
+        if node.op_type != "Add" or node.output[0] in outputs:
+            continue
+        zero = [
+            n for n in node.input if n in initializers and not numpy_helper.to_array(initializers[n]).any()
+        ]
+        if len(zero) != 1 or numpy_helper.to_array(initializers[zero[0]]).size != 1:
+            continue
+        (kept,) = [n for n in node.input if n != zero[0]]
+        for reader in graph.node:
+            reader.input[:] = [kept if n == node.output[0] else n for n in reader.input]
+        graph.node.remove(node)
+
+
+def _dense_as_gemm(proto) -> None:
+    """tf2onnx writes a Dense layer as MatMul + Add(bias); as one Gemm the bias becomes int32 and ONNX
+    Runtime runs the layer as an integer kernel instead of a float Add after it."""
+    import onnx as onnx_lib
+    from onnx import helper, numpy_helper
+
+    graph = proto.graph
+    inferred = onnx_lib.shape_inference.infer_shapes(proto).graph
+    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in [*inferred.value_info, *inferred.input]}
+    initializers = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    readers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    for node in list(graph.node):
+        weights = initializers.get(node.input[1]) if node.op_type == "MatMul" else None
+        after = readers.get(node.output[0], [])
+        if weights is None or weights.ndim != 2 or ranks.get(node.input[0]) != 2 or len(after) != 1:
+            continue
+        add = after[0]
+        bias = [n for n in add.input if n != node.output[0]]
+        if add.op_type != "Add" or len(bias) != 1 or initializers.get(bias[0]) is None:
+            continue
+        if initializers[bias[0]].shape != (weights.shape[1],):
+            continue
+        gemm = helper.make_node(
+            "Gemm", [node.input[0], node.input[1], bias[0]], [add.output[0]], name=node.name
+        )
+        graph.node.insert(list(graph.node).index(node), gemm)
+        graph.node.remove(node)
+        graph.node.remove(add)
+
+
+def _quantize_scalar_operands(proto) -> None:
+    """A float scalar operand of Mul/Add between a DequantizeLinear and a QuantizeLinear (a Rescaling)
+    stored as uint8 255 at scale value/255 (exact), so ONNX Runtime fuses the op into an integer one."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    graph = proto.graph
+    initializers = {i.name: i for i in graph.initializer}
+    producers = {out: node for node in graph.node for out in node.output}
+    readers: dict[str, list[str]] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node.op_type)
+    added = []
+    for node in graph.node:
+        if node.op_type not in ("Mul", "Add") or readers.get(node.output[0]) != ["QuantizeLinear"]:
+            continue
+        for i, name in enumerate(node.input):
+            other = node.input[1 - i]
+            value = numpy_helper.to_array(initializers[name]) if name in initializers else None
+            from_dq = getattr(producers.get(other), "op_type", None) == "DequantizeLinear"
+            if (
+                value is None
+                or value.size != 1
+                or not from_dq
+                or value.dtype != np.float32
+                or value.item() <= 0
+            ):
+                continue
+            scale = np.asarray(value.item() / 255, np.float32)
+            added.append(_dequantize(helper, numpy_helper, graph, name, np.uint8(255), scale, np.uint8, 0))
+            node.input[i] = f"{name}_dequantized"
+    for dequantize in added:
+        graph.node.insert(0, dequantize)
+
+
+def _drop_unused_initializers(proto) -> None:
+    used = {name for node in proto.graph.node for name in node.input} | {o.name for o in proto.graph.output}
+    for i in reversed(range(len(proto.graph.initializer))):
+        if proto.graph.initializer[i].name not in used:
+            del proto.graph.initializer[i]
 
 
 def _weight_axis(node) -> int | None:
@@ -123,12 +229,10 @@ def _weight_axis(node) -> int | None:
 
 
 def _dequantize(helper, numpy_helper, graph, name: str, values, scale, dtype, axis: int):
-    """Replace initializer ``name`` by ``values`` and add ``DequantizeLinear -> name_dequantized``."""
+    """Add ``values`` and ``DequantizeLinear -> name_dequantized`` beside initializer ``name`` (which
+    tf2onnx may share with other nodes: :func:`_drop_unused_initializers` removes it when it is not)."""
     import numpy as np
 
-    for i in reversed(range(len(graph.initializer))):
-        if graph.initializer[i].name == name:
-            del graph.initializer[i]
     graph.initializer.extend([
         numpy_helper.from_array(values, f"{name}_quantized"),
         numpy_helper.from_array(np.asarray(scale, np.float32), f"{name}_scale"),

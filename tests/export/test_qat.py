@@ -44,7 +44,9 @@ def build_dropped_outlier_run(directory, splits):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         model.save(directory / "model.keras")
-    ModelCard(labels=list(LABELS), input=InputSpec(shape=(SIZE, SIZE, 1)), model="band_outlier").save(directory)
+    ModelCard(labels=list(LABELS), input=InputSpec(shape=(SIZE, SIZE, 1)), model="band_outlier").save(
+        directory
+    )
     return directory
 
 
@@ -128,6 +130,29 @@ def test_qat_export_is_integer_in_both_formats_and_passes_validation(outlier_run
         dequantize = producers[tensor]
         assert dequantize.op_type == "DequantizeLinear"
         assert weights[dequantize.input[0]].dtype == np.int8
+    assert card.artifacts["model_int8.onnx"].integer_only is True
+
+
+def test_onnx_runtime_runs_the_qat_onnx_as_integer_kernels(outlier_run, band_splits, tmp_path):
+    """What ONNX Runtime makes of the QDQ graph: integer kernels, one QuantizeLinear in, one Dequantize out."""
+    pytest.importorskip("onnxruntime")
+    from collections import Counter
+
+    import onnx
+    import onnxruntime as ort
+
+    from edgewise.export import keras_model, qat, qat_convert
+
+    model = keras_model.load(outlier_run / keras_model.MODEL_FILE)
+    result = qat.quantization_aware(model, band_splits.train.images[:100], band_splits, epochs=0)
+    converted = qat_convert.to_onnx(result.model, opset=17)
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimised.onnx")
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    ort.InferenceSession(converted.data, options, providers=["CPUExecutionProvider"])
+    ops = Counter(node.op_type for node in onnx.load(tmp_path / "optimised.onnx").graph.node)
+    assert ops["QLinearConv"] == 4 and ops["QuantizeLinear"] == 1 and ops["DequantizeLinear"] == 1, ops
+    assert not {"Conv", "MatMul", "Gemm", "Add", "Mul"} & set(ops), ops
 
 
 def test_quantization_aware_needs_labelled_training_images(trained_run, band_splits):
