@@ -1,6 +1,6 @@
-"""Plain int8 PTQ vs edgewise PTQ vs the ``--max-drop`` float fallback, TFLite and ONNX, on one trained run.
+"""Plain int8 PTQ vs edgewise PTQ vs the ``--max-drop`` float fallback vs ``--qat-epochs``, TFLite and ONNX.
 
-    python -m scripts.experiments.int8_repair runs/outlier [--max-drop 1] [--latency-samples 300]
+    python -m scripts.experiments.int8_repair runs/outlier [--max-drop 1] [--qat-epochs 1]
 
 Every variant is calibrated on the same images (the seeded, class-stratified sample ``edgewise export``
 uses) and measured in one process on the same test images: top-1, drop against the Keras model, the share
@@ -15,8 +15,9 @@ image through every model in turn) so load from other processes falls on all of 
 - ``edgewise --max-drop PP``: the same, with the budget judged on the validation split. "layers in
   float" counts the quantised activations the plain graph has; "weighted in float" the convolutions and
   dense layers (the issue's target: at most 10 %).
-
-Quantisation-aware training is not in this table: edgewise has no QAT yet.
+- ``edgewise --qat-epochs K``: quantisation-aware fine-tuning (:mod:`edgewise.export.qat`), both formats
+  converted from the one fake-quantised model; its float columns read 0 % only when the artifact is
+  integer-only (the card's ``integer_only``), "float ops" otherwise.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run", type=Path, help="run directory (model.keras + edgewise.json)")
     parser.add_argument("--max-drop", type=float, default=1.0, help="budget, pp of validation top-1")
     parser.add_argument("--repair-steps", type=int, default=8)
+    parser.add_argument("--qat-epochs", type=int, default=1, help="QAT fine-tuning epochs (0: ranges only)")
+    parser.add_argument("--qat-lr", type=float, default=1e-4)
     parser.add_argument("--calib-samples", type=int, default=300)
     parser.add_argument("--latency-samples", type=int, default=300, help="batch-1 timings per model")
     parser.add_argument("--threads", type=int, default=1)
@@ -68,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
         fixed = export(args.run, quantize="int8", out=tmp / "fixed", max_drop=args.max_drop, check=False,
                        repair_steps=args.repair_steps, **{**common, "validate": True})  # fmt: skip
         seconds[f"edgewise --max-drop {args.max_drop:g}"] = time.perf_counter() - started
+        started = time.perf_counter()
+        qat_name = f"edgewise --qat-epochs {args.qat_epochs}"
+        tuned = export(args.run, quantize="int8", out=tmp / "qat", qat_epochs=args.qat_epochs,
+                       qat_lr=args.qat_lr, check=False, **{**common, "validate": True})  # fmt: skip
+        integer_only = {a.format: a.integer_only for a in tuned.artifacts}
+        seconds[qat_name] = time.perf_counter() - started
         for fmt in ("tflite", "onnx"):
             models[(fmt, "fp32")] = (fp32.directory / f"model_fp32.{fmt}", None)
             models[(fmt, "plain PTQ")] = (
@@ -80,12 +89,15 @@ def main(argv: list[str] | None = None) -> int:
                 fixed.directory / f"model_int8.{fmt}",
                 repaired.extra.get("repair"),
             )
+            models[(fmt, qat_name)] = (tuned.directory / f"model_int8.{fmt}", None)
 
         backends = {key: load_backend(path, threads=args.threads) for key, (path, _) in models.items()}
         latencies = _latencies(backends, test.images[: args.latency_samples])
         for (fmt, variant), (path, repair) in models.items():
             top1 = 100 * float(np.mean(_run(backends[(fmt, variant)], test.images).argmax(1) == test.labels))
             share = weighted = "0%" if variant != "fp32" else "100%"
+            if variant == qat_name:
+                share = weighted = "0% (integer-only)" if integer_only[fmt] else "float ops"
             if repair:
                 kept, total = len(repair["float_layers"]), repair["quantised_layers"]
                 share = f"{100 * repair['float_share']:.0f}% ({kept}/{total})"
@@ -119,6 +131,16 @@ def main(argv: list[str] | None = None) -> int:
             )  # fmt: skip
             + f"; ranking {repair.get('rank_seconds', 0):.1f} s; met: {repair.get('met')}"
             + (f"; recipe {repair['recipe']}" if repair.get("recipe") else "")
+        )
+    for artifact in tuned.artifacts:
+        info = artifact.extra["qat"]
+        print(
+            f"{artifact.file} (QAT): integer-only {artifact.integer_only}, float ops "
+            f"{artifact.extra.get('float_ops') or 'none'}; validation top-1 Keras "
+            f"{100 * info['val_accuracy_keras']:.2f}%, fake-quantised "
+            f"{100 * info['val_accuracy_before']:.2f}% before / "
+            f"{100 * info['val_accuracy_after']:.2f}% after {info['epochs']} epoch(s); "
+            f"ranges narrowed: {', '.join(info['narrowed']) or 'none'}"
         )
     print("export wall time: " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()))
     return 0
