@@ -134,7 +134,7 @@ def test_qat_export_is_integer_in_both_formats_and_passes_validation(outlier_run
 
 
 def test_onnx_runtime_runs_the_qat_onnx_as_integer_kernels(outlier_run, band_splits, tmp_path):
-    """What ONNX Runtime makes of the QDQ graph: integer kernels, one QuantizeLinear in, one Dequantize out."""
+    """What ONNX Runtime makes of the QDQ graph: integer kernels, one Quantize in, one Dequantize out."""
     pytest.importorskip("onnxruntime")
     from collections import Counter
 
