@@ -114,7 +114,7 @@ def test_qat_export_is_integer_in_both_formats_and_passes_validation(outlier_run
         info = artifact.extra["qat"]
         assert info["epochs"] == 1 and info["learning_rate"] == pytest.approx(1e-4) and info["seconds"] > 0
         assert 0 <= info["val_accuracy_before"] <= 1 and 0 <= info["val_accuracy_after"] <= 1
-        assert artifact.parity["accuracy_drop"] * 100 <= 1.0  # the default int8 gate, in pp
+        assert artifact.parity["accuracy_drop_pp"] <= 1.0  # the default int8 gate
 
     tflite = card.artifacts["model_int8.tflite"]
     assert tflite.integer_only is True and tflite.io == "int8"
@@ -175,7 +175,7 @@ def test_quantization_aware_needs_labelled_training_images(trained_run, band_spl
         (["--qat-epochs", "1", "--quantize", "fp32"], "--qat-epochs trains for int8 artifacts"),
         (["--qat-epochs", "1", "--max-drop", "1"], "choose one"),
         (["--qat-epochs", "1", "--explain"], "--explain measures post-training quantisation"),
-        (["--qat-epochs", "1"], "int8 needs calibration data"),  # the run's card names no data
+        (["--qat-epochs", "1"], "does not say where the data are; pass --data"),  # no training data
     ],
 )
 def test_bad_qat_options_are_one_line_errors(run_dir, capsys, args, words):
