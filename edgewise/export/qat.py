@@ -13,10 +13,8 @@ does the part edgewise needs with plain TensorFlow ops the converters already un
   and on every tensor the converters keep as a quantised tensor: a layer's output unless its only reader
   is a BatchNormalization or activation fused into it, or the layer only moves values (pooling by max,
   reshape, dropout), which keeps its input's range. A softmax inside a Dense layer is split off so the
-  logits get their own range. Min/max start at the calibration images' range; then, quantiser by
-  quantiser in graph order, a narrower range (the range / 2**k) is kept where it brings the fake-quantised
-  model's outputs closer to the float model's: a channel that is large but that later layers ignore
-  (``outlier_cnn``) no longer decides the step size of the others. During fine-tuning the ranges are
+  logits get their own range. The ranges are calibrated, then narrowed where that brings the outputs
+  closer to the float model's (:mod:`edgewise.export.qat_ranges`). During fine-tuning they are
   trainable (the ops' own gradients) and BatchNorm statistics are frozen.
 
 ``edgewise.export.qat_convert`` turns the result into int8 TFLite and QDQ ONNX artifacts.
@@ -27,19 +25,18 @@ from __future__ import annotations
 import functools
 import logging
 import time
-import warnings
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
+from edgewise.export import qat_ranges
 from edgewise.runtime.errors import InputError
 
 log = logging.getLogger("edgewise.export")
 
 DEFAULT_LEARNING_RATE = 1e-4
 DEFAULT_BATCH_SIZE = 128
-RANGE_SHRINKS = 11  # narrower ranges tried per quantiser: the calibrated range / 2**k, k = 1..11
 PIXEL_RANGE = (0.0, 255.0)  # raw pixels: int8 with scale 1, exact
 SOFTMAX_RANGE = (0.0, 255 / 256)  # what TFLite's int8 softmax writes: scale 1/256, zero point -128
 _WEIGHTED = {"Conv1D", "Conv2D", "Dense", "DepthwiseConv1D", "DepthwiseConv2D"}
@@ -129,8 +126,10 @@ def quantization_aware(
     keras.utils.set_random_seed(seed)
     qat_model, quantizers = fake_quantized(model, pixel_input=calibration_images.dtype == np.uint8)
     images = np.asarray(calibration_images, dtype=np.float32)
-    calibrate(qat_model, quantizers, images)
-    narrowed = narrow_ranges(qat_model, quantizers, images, _outputs(model, images), classifier=classifier)
+    qat_ranges.calibrate(qat_model, quantizers, images)
+    narrowed = qat_ranges.narrow_ranges(
+        qat_model, quantizers, images, qat_ranges.outputs(model, images), classifier=classifier
+    )
     val = getattr(splits, "val", None)
     result = QatResult(qat_model, epochs, learning_rate, 0.0, len(quantizers), narrowed)
     if classifier and val is not None and val.labels is not None and len(val.labels):
@@ -316,79 +315,6 @@ def _maybe_layer(model, name: str):
         return None
 
 
-# -- ranges -----------------------------------------------------------------------------------------
-def calibrate(model, quantizers: list, images: np.ndarray, batch_size: int = 256) -> None:
-    """Each quantiser's [min, max] := the range of its input on ``images`` (zero always inside)."""
-    import keras
-
-    for q in quantizers:
-        q.enabled = False
-    probe = keras.Model(model.inputs, [q.input for q in quantizers])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        _calibrate_ranges(probe, quantizers, images, batch_size)
-
-
-def _calibrate_ranges(probe, quantizers: list, images: np.ndarray, batch_size: int) -> None:
-    lows = np.zeros(len(quantizers))
-    highs = np.zeros(len(quantizers))
-    for start in range(0, len(images), batch_size):
-        outputs = probe(images[start : start + batch_size], training=False)
-        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        for i, out in enumerate(outputs):
-            out = np.asarray(out)
-            lows[i] = min(lows[i], float(out.min()))
-            highs[i] = max(highs[i], float(out.max()))
-    for q, low, high in zip(quantizers, lows, highs, strict=True):
-        q.enabled = True
-        if q.fixed_range is not None:
-            continue
-        q.minimum.assign(low)
-        q.maximum.assign(max(high, low + 1e-6))
-
-
-def narrow_ranges(model, quantizers: list, images: np.ndarray, reference: np.ndarray, *, classifier: bool):
-    """In graph order, keep the range / 2**k (k <= :data:`RANGE_SHRINKS`) that brings the fake-quantised
-    outputs closest to ``reference`` (KL divergence for probabilities, squared error otherwise)."""
-    narrowed = []
-    for q in (q for q in quantizers if q.fixed_range is None):
-        low, high = float(q.minimum.numpy()), float(q.maximum.numpy())
-        scores = []
-        for k in range(RANGE_SHRINKS + 1):
-            q.minimum.assign(low / 2**k)
-            q.maximum.assign(high / 2**k)
-            scores.append(_divergence(reference, _outputs(model, images), classifier))
-        best = int(np.argmin(scores))
-        if scores[best] >= scores[0]:
-            best = 0
-        q.minimum.assign(low / 2**best)
-        q.maximum.assign(high / 2**best)
-        if best:
-            narrowed.append(q.name)
-            log.info("QAT: %s range [%.4g, %.4g] -> [%.4g, %.4g]", q.name, low, high, low / 2**best,
-                     high / 2**best)  # fmt: skip
-    return narrowed
-
-
-def _divergence(reference: np.ndarray, outputs: np.ndarray, classifier: bool) -> float:
-    if classifier:
-        p = np.clip(reference, 1e-7, 1.0)
-        q = np.clip(outputs, 1e-7, 1.0)
-        return float(np.mean(np.sum(p * (np.log(p) - np.log(q)), axis=-1)))
-    return float(np.mean((reference - outputs) ** 2))
-
-
-def _outputs(model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    with warnings.catch_warnings():  # "the structure of inputs doesn't match": a list of one input
-        warnings.simplefilter("ignore")
-        return np.concatenate(
-            [
-                np.asarray(model(images[i : i + batch_size], training=False))
-                for i in range(0, len(images), batch_size)
-            ]  # fmt: skip
-        )
-
-
 # -- fine-tuning ------------------------------------------------------------------------------------
 def _fine_tune(
     model, train, epochs: int, learning_rate: float, batch_size: int, classifier: bool, val
@@ -419,5 +345,5 @@ def _fine_tune(
 
 
 def _accuracy(model, split) -> float:
-    probabilities = _outputs(model, np.asarray(split.images, dtype=np.float32))
+    probabilities = qat_ranges.outputs(model, np.asarray(split.images, dtype=np.float32))
     return float(np.mean(probabilities.argmax(axis=-1) == np.asarray(split.labels)))
