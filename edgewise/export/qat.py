@@ -3,10 +3,11 @@
 The TF Model Optimization Toolkit's QAT works with Keras 2 only (keras-team/keras#18930). This module
 does the part edgewise needs with plain TensorFlow ops the converters already understand:
 
-- weights: Conv1D/Conv2D kernels pass through
-  ``tf.quantization.fake_quant_with_min_max_vars_per_channel``, symmetric per output channel over
-  [-127, 127], the scheme TFLite and ONNX Runtime use for int8 weights; depthwise and dense kernels
-  per tensor (``fake_quant_with_min_max_vars``), as the TF Model Optimization Toolkit does. BatchNorm
+- weights: Conv2D kernels pass through ``tf.quantization.fake_quant_with_min_max_vars_per_channel``,
+  symmetric per output channel over [-127, 127], the scheme TFLite and ONNX Runtime use for int8
+  weights; Conv1D, depthwise and dense kernels per tensor (``fake_quant_with_min_max_vars``), as the TF
+  Model Optimization Toolkit does: the TFLite converter cannot carry a per-channel range through the
+  reshape or transpose those kernels go through. BatchNorm
   is not folded: a per-channel symmetric grid scales with the channel, so folding the BatchNorm scale
   afterwards lands on the same grid (only the int32 bias differs).
 - activations: ``tf.quantization.fake_quant_with_min_max_vars`` (8 bits, asymmetric) on the model input
@@ -40,7 +41,10 @@ DEFAULT_BATCH_SIZE = 128
 PIXEL_RANGE = (0.0, 255.0)  # raw pixels: int8 with scale 1, exact
 SOFTMAX_RANGE = (0.0, 255 / 256)  # what TFLite's int8 softmax writes: scale 1/256, zero point -128
 _WEIGHTED = {"Conv1D", "Conv2D", "Dense", "DepthwiseConv1D", "DepthwiseConv2D"}
-_PER_CHANNEL = {"Conv1D", "Conv2D"}
+# TFLite folds a BatchNorm into these; a Conv1D runs as a 2-D convolution between reshapes, and the
+# BatchNorm after the reshape back stays a MUL and an ADD that need ranges of their own.
+_FOLDS_BATCHNORM = {"Conv2D", "Dense", "DepthwiseConv2D"}
+_PER_CHANNEL = {"Conv2D"}  # Conv1D kernels are reshaped to 2-D by the converter: per tensor
 _FUSABLE_ACTIVATIONS = {"linear", "relu", "relu6"}
 _KEEPS_RANGE = {"MaxPooling1D", "MaxPooling2D", "Reshape", "Flatten", "Dropout", "InputLayer", "Identity"}
 
@@ -177,9 +181,7 @@ def _layers():
             return input_shape
 
     def quantize_kernel(kernel, per_channel: bool):
-        """Symmetric [-127, 127]: per output channel (the last axis) for convolutions, per tensor for
-        depthwise and dense kernels, as the TF Model Optimization Toolkit does: the TFLite converter
-        cannot carry a per-channel range through the reshape or transpose those kernels go through."""
+        """Symmetric [-127, 127]: per output channel (the last axis) for Conv2D, else per tensor."""
         if not per_channel:
             bound = tf.maximum(tf.reduce_max(tf.abs(kernel)), 1e-8)
             return tf.quantization.fake_quant_with_min_max_vars(
@@ -300,7 +302,7 @@ def _keeps_own_range(layer, readers: dict[str, list[str]]) -> bool:
     own = readers.get(layer.name, [])
     if not own or _activation_name(layer) != "linear":
         return True
-    fusable = {"ReLU", "BatchNormalization"} if kind in _WEIGHTED else {"ReLU"}
+    fusable = {"ReLU", "BatchNormalization"} if kind in _FOLDS_BATCHNORM else {"ReLU"}
     return not all(r in fusable for r in own)
 
 

@@ -71,7 +71,7 @@ def to_onnx(qat_model, *, opset: int, card_json: str | None = None) -> Converted
     _drop_zero_adds(proto)
     _dense_as_gemm(proto)
     quantize_weights(proto)
-    _quantize_scalar_operands(proto)
+    _quantize_constant_operands(proto)
     _drop_unused_initializers(proto)
     float_ops = compute_outside_qdq(proto)
     if card_json is not None:
@@ -178,9 +178,11 @@ def _dense_as_gemm(proto) -> None:
         graph.node.remove(add)
 
 
-def _quantize_scalar_operands(proto) -> None:
-    """A float scalar operand of Mul/Add between a DequantizeLinear and a QuantizeLinear (a Rescaling)
-    stored as uint8 255 at scale value/255 (exact), so ONNX Runtime fuses the op into an integer one."""
+def _quantize_constant_operands(proto) -> None:
+    """The constant operand of a Mul/Add between a DequantizeLinear and a QuantizeLinear (a Rescaling, a
+    BatchNorm the converter could not fold) stored as 8 bits per tensor, as TFLite stores it: uint8 over
+    [0, max] when it has no negative value (a positive scalar is then exact), else int8 symmetric. ONNX
+    Runtime then fuses the op into an integer one."""
     import numpy as np
     from onnx import helper, numpy_helper
 
@@ -199,16 +201,13 @@ def _quantize_scalar_operands(proto) -> None:
             other = node.input[1 - i]
             value = numpy_helper.to_array(initializers[name]) if name in initializers else None
             from_dq = getattr(producers.get(other), "op_type", None) == "DequantizeLinear"
-            if (
-                value is None
-                or value.size != 1
-                or not from_dq
-                or value.dtype != np.float32
-                or value.item() <= 0
-            ):
+            if value is None or not from_dq or value.dtype != np.float32 or not np.abs(value).max() > 0:
                 continue
-            scale = np.asarray(value.item() / 255, np.float32)
-            added.append(_dequantize(helper, numpy_helper, graph, name, np.uint8(255), scale, np.uint8, 0))
+            unsigned = value.min() >= 0
+            dtype, levels = (np.uint8, 255) if unsigned else (np.int8, 127)
+            scale = np.asarray(np.abs(value).max() / levels, np.float32)
+            quantized = np.clip(np.round(value / scale), -levels, levels).astype(dtype)
+            added.append(_dequantize(helper, numpy_helper, graph, name, quantized, scale, dtype, 0))
             node.input[i] = f"{name}_dequantized"
     for dequantize in added:
         graph.node.insert(0, dequantize)

@@ -182,3 +182,28 @@ def test_bad_qat_options_are_one_line_errors(run_dir, capsys, args, words):
     assert main(["export", str(run_dir), *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0], err
+
+
+def test_a_conv1d_model_converts_to_integer_only_tflite(band_splits):
+    """1-D convolutions run as 2-D ones between reshapes: per-tensor kernels, and a BatchNorm after them
+    keeps a range of its own."""
+    import keras
+
+    from edgewise.export import qat, qat_convert
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((SIZE * SIZE, 1))
+    x = keras.layers.BatchNormalization()(keras.layers.Conv1D(4, 5, use_bias=False)(inputs))
+    x = keras.layers.MaxPooling1D()(keras.layers.ReLU()(x))
+    x = keras.layers.GlobalAveragePooling1D()(keras.layers.Conv1D(4, 3, activation="relu")(x))
+    model = keras.Model(inputs, keras.layers.Dense(CLASSES, activation="softmax")(x))
+    flat = replace(band_splits, train=replace(band_splits.train, images=_flat(band_splits.train.images)),
+                   val=replace(band_splits.val, images=_flat(band_splits.val.images)))  # fmt: skip
+    result = qat.quantization_aware(model, flat.train.images[:100], flat, epochs=1)
+    converted = qat_convert.to_tflite(result.model, io="int8")
+    assert converted.integer_only and converted.extra["float_ops"] == []
+    assert "CONV_2D" in converted.extra["ops"]
+
+
+def _flat(images: np.ndarray) -> np.ndarray:
+    return (images.reshape(len(images), -1, 1) / 255.0).astype(np.float32)
