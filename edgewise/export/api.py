@@ -149,7 +149,7 @@ def export(
     repairer = _repairer_for(
         source, calibration_set, max_drop, opset, calibration, repair_steps, threads, seed
     )
-    tuned = _qat_for(source, calibration_set, qat_epochs, qat_lr, seed)
+    tuned = _qat_for(source, calibration_set, qat_epochs, qat_lr, seed, progress)
     job = _Job(source.model, source.card, bundle, calibration_set, held_out, limits, io, opset, calibration,
                threads, progress, explain, int8_variant, repairer, skipped, tuned)  # fmt: skip
     for step, (fmt, mode) in enumerate(plan, 1):
@@ -233,13 +233,13 @@ def _repairer_for(source, calibration_set, max_drop, opset, calibration, repair_
                            max_drop, opset, calibration, repair_steps, threads)  # fmt: skip
 
 
-def _qat_for(source, calibration_set, epochs, learning_rate, seed) -> qat.QatResult | None:
+def _qat_for(source, calibration_set, epochs, learning_rate, seed, progress) -> qat.QatResult | None:
     """The fine-tuned fake-quantised model the int8 artifacts come from (``--qat-epochs``), or None."""
     if epochs is None or calibration_set is None:
         return None
     return qat.quantization_aware(source.model, calibration_set.images, source.splits, epochs=epochs,
                                   learning_rate=learning_rate, classifier=source.card.is_classifier,
-                                  seed=seed)  # fmt: skip
+                                  seed=seed, progress=progress)  # fmt: skip
 
 
 def _raise_on_failures(result: ExportResult) -> None:

@@ -33,6 +33,7 @@ import numpy as np
 
 from edgewise.export import qat_ranges
 from edgewise.runtime.errors import InputError
+from edgewise.runtime.progress import Progress
 
 log = logging.getLogger("edgewise.export")
 
@@ -118,9 +119,11 @@ def quantization_aware(
     batch_size: int = DEFAULT_BATCH_SIZE,
     classifier: bool = True,
     seed: int = 0,
+    progress: bool | None = None,
 ) -> QatResult:
     """A fake-quantised copy of ``model``, ranges set on ``calibration_images``, fine-tuned ``epochs``
-    epochs on ``splits.train`` (``model`` itself is not changed)."""
+    epochs on ``splits.train`` (``model`` itself is not changed). ``progress``: a bar on stderr (default:
+    when it is a terminal)."""
     import keras
 
     if keras.config.backend() != "tensorflow":
@@ -141,7 +144,7 @@ def quantization_aware(
         result.val_accuracy_before = _accuracy(qat_model, val)
     log.info("QAT: %d activation quantisers, %d ranges narrowed", len(quantizers), len(narrowed))
     if epochs:
-        _fine_tune(qat_model, train, epochs, learning_rate, batch_size, classifier, val)
+        _fine_tune(qat_model, train, epochs, learning_rate, batch_size, classifier, val, progress)
     if result.val_accuracy_before is not None:
         result.val_accuracy_after = _accuracy(qat_model, val)
     result.seconds = time.perf_counter() - started
@@ -319,7 +322,7 @@ def _maybe_layer(model, name: str):
 
 # -- fine-tuning ------------------------------------------------------------------------------------
 def _fine_tune(
-    model, train, epochs: int, learning_rate: float, batch_size: int, classifier: bool, val
+    model, train, epochs: int, learning_rate: float, batch_size: int, classifier: bool, val, progress
 ) -> None:
     import keras
 
@@ -330,10 +333,15 @@ def _fine_tune(
         (val.images, val.labels) if val is not None and val.labels is not None and len(val.labels) else None
     )
 
+    steps = -(-len(train.images) // batch_size)
+    bar = Progress(steps * epochs, "QAT fine-tuning", enabled=progress)
+
     def report(epoch, logs):
+        bar.close()
         figures = ", ".join(f"{k} {v:.4f}" for k, v in sorted((logs or {}).items()))
         log.info("QAT epoch %d/%d: %s", epoch + 1, epochs, figures)
 
+    on_batch = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: bar.update())
     model.fit(
         train.images,
         train.labels,
@@ -342,7 +350,7 @@ def _fine_tune(
         shuffle=True,
         validation_data=validation,
         verbose=0,
-        callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=report)],
+        callbacks=[on_batch, keras.callbacks.LambdaCallback(on_epoch_end=report)],
     )
 
 
