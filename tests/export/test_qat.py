@@ -62,14 +62,15 @@ def test_quantisers_sit_where_the_converters_keep_a_quantised_tensor(trained_run
     model = keras_model.load(trained_run / keras_model.MODEL_FILE)
     copy, quantizers = qat.fake_quantized(model)
     kinds = {layer.name: type(layer).__name__ for layer in copy.layers}
+    name = {type(layer).__name__: layer.name for layer in model.layers}  # Keras numbers names per process
     # input; rescaling; conv+relu (BatchNorm after it is not fused into the conv: it keeps its range);
     # batchnorm; max-pool and flatten hand their input's range on; dense logits split from the softmax.
     assert [q.name for q in quantizers] == [
-        "input_layer_quant", "rescaling_quant", "conv2d_quant", "batch_normalization_quant",
-        "dense_logits_quant", "dense_quant",
+        f"{name['InputLayer']}_quant", f"{name['Rescaling']}_quant", f"{name['Conv2D']}_quant",
+        f"{name['BatchNormalization']}_quant", f"{name['Dense']}_logits_quant", f"{name['Dense']}_quant",
     ]  # fmt: skip
-    assert kinds["conv2d"] == "QuantizedConv2D" and kinds["dense"] == "QuantizedDense"
-    assert not copy.get_layer("batch_normalization").trainable
+    assert kinds[name["Conv2D"]] == "QuantizedConv2D" and kinds[name["Dense"]] == "QuantizedDense"
+    assert not copy.get_layer(name["BatchNormalization"]).trainable
     assert quantizers[0].fixed_range == qat.PIXEL_RANGE and quantizers[-1].fixed_range == qat.SOFTMAX_RANGE
 
     images = band_splits.test.images[:64].astype(np.float32)
@@ -79,7 +80,7 @@ def test_quantisers_sit_where_the_converters_keep_a_quantised_tensor(trained_run
     weights_only = np.asarray(copy(images))  # only the kernels are fake-quantised now
     assert np.abs(weights_only - float_out).max() < 0.05
     assert np.mean(weights_only.argmax(1) == float_out.argmax(1)) > 0.95
-    assert model.get_layer("conv2d").kernel.shape == copy.get_layer("conv2d").kernel.shape
+    assert model.get_layer(name["Conv2D"]).kernel.shape == copy.get_layer(name["Conv2D"]).kernel.shape
 
 
 def test_range_search_narrows_a_range_only_an_ignored_channel_sets(outlier_run, band_splits):
