@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what the user typed, for the run's record
     quiet_frameworks(verbose=args.verbose)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

@@ -89,6 +89,6 @@ def run(args: argparse.Namespace) -> int:
     from edgewise.train.api import train
 
     options = {"alpha": args.alpha} if args.alpha is not None else None
-    command = shlex.join(["edgewise", *sys.argv[1:]])
+    command = shlex.join(["edgewise", *getattr(args, "argv", sys.argv[1:])])
     train(**argtypes.api_keywords(args, train, model_options=options, command=command))
     return 0
