@@ -7,9 +7,10 @@ does the part edgewise needs with plain TensorFlow ops the converters already un
   symmetric per output channel over [-127, 127], the scheme TFLite and ONNX Runtime use for int8
   weights; Conv1D, depthwise and dense kernels per tensor (``fake_quant_with_min_max_vars``), as the TF
   Model Optimization Toolkit does: the TFLite converter cannot carry a per-channel range through the
-  reshape or transpose those kernels go through. BatchNorm
-  is not folded: a per-channel symmetric grid scales with the channel, so folding the BatchNorm scale
-  afterwards lands on the same grid (only the int32 bias differs).
+  reshape or transpose those kernels go through. A BatchNorm after a Conv1D or depthwise convolution
+  is folded into it first (:mod:`edgewise.export.qat_fold`), so the fake-quantised kernel is the folded
+  one and no BatchNorm is left to run in float; after a Conv2D it is not: a per-channel symmetric grid
+  scales with the channel, so the converters' own fold lands on the same grid (only the int32 bias differs).
 - activations: ``tf.quantization.fake_quant_with_min_max_vars`` (8 bits, asymmetric) on the model input
   and on every tensor the converters keep as a quantised tensor: a layer's output unless its only reader
   is a BatchNormalization or activation fused into it, or the layer only moves values (pooling by max,
@@ -31,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from edgewise.export import qat_ranges
+from edgewise.export import qat_fold, qat_ranges
 from edgewise.runtime.errors import InputError
 from edgewise.runtime.progress import Progress
 
@@ -42,8 +43,9 @@ DEFAULT_BATCH_SIZE = 128
 PIXEL_RANGE = (0.0, 255.0)  # raw pixels: int8 with scale 1, exact
 SOFTMAX_RANGE = (0.0, 255 / 256)  # what TFLite's int8 softmax writes: scale 1/256, zero point -128
 _WEIGHTED = {"Conv1D", "Conv2D", "Dense", "DepthwiseConv1D", "DepthwiseConv2D"}
-# TFLite folds a BatchNorm into these; a Conv1D runs as a 2-D convolution between reshapes, and the
-# BatchNorm after the reshape back stays a MUL and an ADD that need ranges of their own.
+# TFLite folds a BatchNorm into these; after a Conv1D (run as a 2-D convolution between reshapes) or a
+# depthwise convolution the copy folds it itself (qat_fold); one left unfolded after a Conv1D stays a MUL
+# and an ADD that need ranges of their own.
 _FOLDS_BATCHNORM = {"Conv2D", "Dense", "DepthwiseConv2D"}
 _PER_CHANNEL = {"Conv2D"}  # Conv1D kernels are reshaped to 2-D by the converter: per tensor
 _FUSABLE_ACTIVATIONS = {"linear", "relu", "relu6"}
@@ -219,12 +221,15 @@ def _layers():
 
 def fake_quantized(model, *, pixel_input: bool = True):
     """``(copy, quantizers)``: ``model`` cloned with fake-quantised kernels and activation quantisers
-    (in graph order); the copy starts with ``model``'s weights, BatchNorm frozen. ``pixel_input``: the
-    input is raw 0..255 pixels (quantised exactly, not calibrated)."""
+    (in graph order); the copy starts with ``model``'s weights, BatchNorm folded into the convolution
+    before it (:mod:`edgewise.export.qat_fold`) or frozen. ``pixel_input``: the input is raw 0..255
+    pixels (quantised exactly, not calibrated)."""
     import keras
 
     activation_quantizer, quantized_class = _layers()
     readers = _readers(model)
+    folds = qat_fold.foldable(model)  # BatchNorm name -> the convolution it folds into
+    folded = {conv: batchnorm for batchnorm, conv in folds.items()}  # and back
     quantizers: list = []
     inputs_seen: dict[int, Any] = {}
 
@@ -239,6 +244,8 @@ def fake_quantized(model, *, pixel_input: bool = True):
         if kind in _WEIGHTED:
             if _activation_name(layer) not in _FUSABLE_ACTIVATIONS:
                 config["activation"] = "linear"  # split off below: the logits get their own range
+            if layer.name in folded:
+                config["use_bias"] = True  # the BatchNorm's shift
             return quantized_class(type(layer)).from_config(config)
         clone = type(layer).from_config(config)
         if kind == "BatchNormalization":
@@ -247,7 +254,7 @@ def fake_quantized(model, *, pixel_input: bool = True):
 
     def call(layer, *args, **kwargs):
         args = [_quantized_input(a, quantizer, inputs_seen, pixel_input) for a in args]
-        outputs = layer(*args, **kwargs)
+        outputs = args[0] if layer.name in folds else layer(*args, **kwargs)  # a folded BatchNorm: gone
         original = model.get_layer(layer.name)
         split = (
             type(original).__name__ in _WEIGHTED and _activation_name(original) not in _FUSABLE_ACTIVATIONS
@@ -255,7 +262,7 @@ def fake_quantized(model, *, pixel_input: bool = True):
         if split:
             outputs = quantizer(f"{layer.name}_logits")(outputs)
             outputs = keras.layers.Activation(original.activation, name=f"{layer.name}_activation")(outputs)
-        if _keeps_own_range(original, readers):
+        if _keeps_own_range(original, readers, folded):
             softmax = (
                 split and _activation_name(original) == "softmax" or type(original).__name__ == "Softmax"
             )
@@ -267,7 +274,9 @@ def fake_quantized(model, *, pixel_input: bool = True):
         if layer.name in {q.name for q in quantizers}:
             continue
         original = _maybe_layer(model, layer.name)
-        if original is not None and original.weights:
+        if layer.name in folded:
+            layer.set_weights(qat_fold.folded_weights(original, model.get_layer(folded[layer.name])))
+        elif original is not None and original.weights:
             layer.set_weights(original.get_weights())
     return copy, quantizers
 
@@ -295,17 +304,18 @@ def _readers(model) -> dict[str, list[str]]:
     return readers
 
 
-def _keeps_own_range(layer, readers: dict[str, list[str]]) -> bool:
+def _keeps_own_range(layer, readers: dict[str, list[str]], folded=frozenset()) -> bool:
     """Whether the converters keep ``layer``'s output as a quantised tensor of its own: not when it only
     moves values, nor when its readers fuse into it (a BatchNorm into a convolution or dense layer with
-    no activation of its own, a ReLU into anything without one)."""
+    no activation of its own, or folded into it in the copy (``folded``); a ReLU into anything without
+    one). A folded BatchNorm's own range stands for the folded convolution's."""
     kind = type(layer).__name__
     if kind in _KEEPS_RANGE:
         return False
     own = readers.get(layer.name, [])
     if not own or _activation_name(layer) != "linear":
         return True
-    fusable = {"ReLU", "BatchNormalization"} if kind in _FOLDS_BATCHNORM else {"ReLU"}
+    fusable = {"ReLU", "BatchNormalization"} if kind in _FOLDS_BATCHNORM or layer.name in folded else {"ReLU"}
     return not all(r in fusable for r in own)
 
 

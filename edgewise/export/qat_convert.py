@@ -8,10 +8,13 @@
   The per-channel FakeQuant on a constant kernel is folded into float weights that already lie on the
   int8 grid, so the weights of Conv/MatMul/Gemm are stored back as int8 with a per-channel
   DequantizeLinear, and a Conv's bias as int32 at the input scale times the weight scale, the form ONNX
-  Runtime fuses into integer kernels.
+  Runtime fuses into integer kernels. A Conv1D (Conv + Squeeze in tf2onnx) gets its bias Add moved into
+  the Conv and its Squeeze moved after the QuantizeLinear, so that fusion applies to it too.
 """
 
 from __future__ import annotations
+
+import functools
 
 from edgewise.export import keras_model, onnx, tflite
 from edgewise.export.converted import Converted, converter_message, quiet
@@ -70,8 +73,10 @@ def to_onnx(qat_model, *, opset: int, card_json: str | None = None) -> Converted
     proto = onnx.to_onnx(qat_model, opset)
     _drop_zero_adds(proto)
     _dense_as_gemm(proto)
+    _conv1d_bias_into_conv(proto)
     quantize_weights(proto)
     _quantize_constant_operands(proto)
+    _squeeze_after_quantize(proto)
     _drop_unused_initializers(proto)
     float_ops = compute_outside_qdq(proto)
     if card_json is not None:
@@ -176,6 +181,86 @@ def _dense_as_gemm(proto) -> None:
         graph.node.insert(list(graph.node).index(node), gemm)
         graph.node.remove(node)
         graph.node.remove(add)
+
+
+def _conv1d_bias_into_conv(proto) -> None:
+    """tf2onnx writes a Conv1D as Conv + Squeeze and its bias as an ``Add`` after the Squeeze; as the
+    Conv's own bias it becomes int32 (:func:`quantize_weights`) instead of a float Add."""
+    from onnx import numpy_helper
+
+    graph = proto.graph
+    initializers = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    producers, readers, outputs = _links(graph)
+    only_reader = functools.partial(_only_reader, readers=readers, outputs=outputs)
+    for add in list(graph.node):
+        found = _biased_conv1d(add, producers, initializers) if add.op_type == "Add" else None
+        if found is None:
+            continue
+        conv, squeeze, bias_name = found
+        if only_reader(conv) is not squeeze or only_reader(squeeze) is not add:
+            continue
+        name = f"{bias_name}_conv_bias"
+        graph.initializer.append(numpy_helper.from_array(initializers[bias_name].reshape(-1), name))
+        conv.input.append(name)
+        squeeze.output[0] = add.output[0]
+        graph.node.remove(add)
+
+
+def _biased_conv1d(add, producers: dict, initializers: dict):
+    """``(conv, squeeze, bias)`` when ``add`` is Squeeze(Conv without bias) + a constant (1, C, 1)."""
+    if len(add.input) != 2:
+        return None
+    data, bias = add.input if add.input[1] in initializers else reversed(add.input)
+    squeeze = producers.get(data)
+    conv = producers.get(squeeze.input[0]) if getattr(squeeze, "op_type", None) == "Squeeze" else None
+    if conv is None or conv.op_type != "Conv" or len(conv.input) != 2 or conv.input[1] not in initializers:
+        return None
+    channels = initializers[conv.input[1]].shape[0]
+    if bias not in initializers or initializers[bias].shape != (1, channels, 1):  # per channel of N, C, W
+        return None
+    return conv, squeeze, bias
+
+
+def _squeeze_after_quantize(proto) -> None:
+    """Conv -> Squeeze -> [Relu/Clip] -> QuantizeLinear (tf2onnx's Conv1D) becomes Conv -> [Relu/Clip] ->
+    QuantizeLinear -> Squeeze: ONNX Runtime then sees DequantizeLinear -> Conv -> QuantizeLinear and runs a
+    QLinearConv (a per-tensor QuantizeLinear commutes with a Squeeze)."""
+    graph = proto.graph
+    producers, readers, outputs = _links(graph)
+    only_reader = functools.partial(_only_reader, readers=readers, outputs=outputs)
+    for quantize in [n for n in graph.node if n.op_type == "QuantizeLinear"]:
+        chain = [producers.get(quantize.input[0])]
+        if chain[-1] is not None and chain[-1].op_type in _FUSED_INTO_QUANTIZE:
+            chain.append(producers.get(chain[-1].input[0]))
+        squeeze = chain[-1]
+        conv = producers.get(squeeze.input[0]) if getattr(squeeze, "op_type", None) == "Squeeze" else None
+        if conv is None or conv.op_type != "Conv" or only_reader(conv) is not squeeze:
+            continue
+        if any(only_reader(n) is None for n in chain) or quantize.output[0] in outputs:
+            continue
+        first = chain[-2] if len(chain) > 1 else quantize  # reads the Squeeze now, the Conv then
+        first.input[0] = conv.output[0]
+        for reader in readers.get(quantize.output[0], []):
+            reader.input[:] = [squeeze.output[0] if n == quantize.output[0] else n for n in reader.input]
+        squeeze.input[0] = quantize.output[0]
+        graph.node.remove(squeeze)
+        graph.node.insert(list(graph.node).index(quantize) + 1, squeeze)
+
+
+def _links(graph) -> tuple[dict, dict[str, list], set[str]]:
+    """``(producers, readers, graph outputs)``: tensor -> the node writing it / the nodes reading it."""
+    producers = {out: node for node in graph.node for out in node.output}
+    readers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    return producers, readers, {o.name for o in graph.output}
+
+
+def _only_reader(node, readers: dict[str, list], outputs: set[str]):
+    """The one node reading ``node``'s output, or None (several readers, or a graph output)."""
+    found = readers.get(node.output[0], [])
+    return found[0] if len(found) == 1 and node.output[0] not in outputs else None
 
 
 def _quantize_constant_operands(proto) -> None:

@@ -3,6 +3,7 @@ ONNX that pass the same validation gate against the original model."""
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import replace
 
 import numpy as np
@@ -137,21 +138,11 @@ def test_qat_export_is_integer_in_both_formats_and_passes_validation(outlier_run
 def test_onnx_runtime_runs_the_qat_onnx_as_integer_kernels(outlier_run, band_splits, tmp_path):
     """What ONNX Runtime makes of the QDQ graph: integer kernels, one Quantize in, one Dequantize out."""
     pytest.importorskip("onnxruntime")
-    from collections import Counter
-
-    import onnx
-    import onnxruntime as ort
-
     from edgewise.export import keras_model, qat, qat_convert
 
     model = keras_model.load(outlier_run / keras_model.MODEL_FILE)
     result = qat.quantization_aware(model, band_splits.train.images[:100], band_splits, epochs=0)
-    converted = qat_convert.to_onnx(result.model, opset=17)
-    options = ort.SessionOptions()
-    options.optimized_model_filepath = str(tmp_path / "optimised.onnx")
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-    ort.InferenceSession(converted.data, options, providers=["CPUExecutionProvider"])
-    ops = Counter(node.op_type for node in onnx.load(tmp_path / "optimised.onnx").graph.node)
+    ops = _onnx_runtime_ops(qat_convert.to_onnx(result.model, opset=17).data, tmp_path)
     assert ops["QLinearConv"] == 4 and ops["QuantizeLinear"] == 1 and ops["DequantizeLinear"] == 1, ops
     assert not {"Conv", "MatMul", "Gemm", "Add", "Mul"} & set(ops), ops
 
@@ -185,25 +176,103 @@ def test_bad_qat_options_are_one_line_errors(run_dir, capsys, args, words):
     assert len(err) == 1 and words in err[0], err
 
 
-def test_a_conv1d_model_converts_to_integer_only_tflite(band_splits):
-    """1-D convolutions run as 2-D ones between reshapes: per-tensor kernels, and a BatchNorm after them
-    keeps a range of its own."""
+def test_a_conv1d_model_with_batchnorm_converts_to_integer_only_tflite_and_onnx(band_splits, tmp_path):
+    """1-D convolutions run as 2-D ones between reshapes: per-tensor kernels, and each BatchNorm after
+    them folded into the convolution in the copy, so neither format keeps a float Mul or Add; ONNX
+    Runtime runs every Conv1D (Conv + Squeeze in ONNX) as a QLinearConv."""
+    from edgewise.export import qat, qat_convert
+
+    model = _conv1d_batchnorm_model()
+    flat = replace(band_splits, train=replace(band_splits.train, images=_flat(band_splits.train.images)),
+                   val=replace(band_splits.val, images=_flat(band_splits.val.images)))  # fmt: skip
+    result = qat.quantization_aware(model, flat.train.images[:100], flat, epochs=1)
+    assert not [layer for layer in result.model.layers if type(layer).__name__ == "BatchNormalization"]
+    converted = qat_convert.to_tflite(result.model, io="int8")
+    assert converted.integer_only and converted.extra["float_ops"] == []
+    assert "CONV_2D" in converted.extra["ops"] and "MUL" not in converted.extra["ops"]
+    onnx_model = qat_convert.to_onnx(result.model, opset=17)
+    assert onnx_model.integer_only and onnx_model.extra["float_ops"] == []
+    if importlib.util.find_spec("onnxruntime") is not None:
+        ops = _onnx_runtime_ops(onnx_model.data, tmp_path)
+        assert ops["QLinearConv"] == 3 and not {"Conv", "Add", "Mul"} & set(ops), ops
+
+
+def test_batchnorm_after_a_conv1d_folds_into_it_with_the_same_float_outputs(band_splits):
+    from edgewise.export import qat
+
+    model = _conv1d_batchnorm_model()
+    copy, quantizers = qat.fake_quantized(model, pixel_input=False)
+    assert not [layer for layer in copy.layers if type(layer).__name__ == "BatchNormalization"]
+    images = _flat(band_splits.test.images[:64])
+    for q in quantizers:
+        q.enabled = False
+    float_out, weights_only = np.asarray(model(images)), np.asarray(copy(images))  # kernels fake-quantised
+    assert np.abs(weights_only - float_out).max() < 0.05
+    assert np.mean(weights_only.argmax(1) == float_out.argmax(1)) > 0.95
+
+
+@pytest.mark.parametrize("kind", ["Conv1D", "DepthwiseConv2D"])
+def test_folded_weights_give_the_convolution_and_batchnorm_outputs(kind):
+    """w * gamma / sqrt(var + eps) per output channel, (b - mean) * that + beta: the same outputs."""
     import keras
 
-    from edgewise.export import qat, qat_convert
+    from edgewise.export import qat_fold
+
+    rng = np.random.default_rng(0)
+    if kind == "Conv1D":
+        shape, conv = (12, 3), keras.layers.Conv1D(5, 3)
+    else:
+        shape, conv = (6, 6, 3), keras.layers.DepthwiseConv2D(3, depth_multiplier=2)
+    inputs = keras.Input(shape)
+    batchnorm = keras.layers.BatchNormalization(epsilon=1e-2)
+    model = keras.Model(inputs, batchnorm(conv(inputs)))
+    _randomise_batchnorm(batchnorm, rng)
+    assert qat_fold.foldable(model) == {batchnorm.name: conv.name}
+    folded = type(conv).from_config({**conv.get_config(), "name": "folded", "use_bias": True})
+    folded.build((None, *shape))
+    folded.set_weights(qat_fold.folded_weights(conv, batchnorm))
+    x = rng.normal(0, 1, (4, *shape)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(folded(x)), np.asarray(model(x)), rtol=1e-4, atol=1e-4)
+
+
+def _conv1d_batchnorm_model():
+    """Conv1D + BatchNorm + ReLU, a residual Conv1D + BatchNorm + Add (as in the zoo's outlier_conv1d),
+    BatchNorm statistics away from the identity."""
+    import keras
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input((SIZE * SIZE, 1))
     x = keras.layers.BatchNormalization()(keras.layers.Conv1D(4, 5, use_bias=False)(inputs))
     x = keras.layers.MaxPooling1D()(keras.layers.ReLU()(x))
+    y = keras.layers.BatchNormalization()(keras.layers.Conv1D(4, 3, padding="same")(x))
+    x = keras.layers.ReLU()(keras.layers.Add()([x, y]))
     x = keras.layers.GlobalAveragePooling1D()(keras.layers.Conv1D(4, 3, activation="relu")(x))
     model = keras.Model(inputs, keras.layers.Dense(CLASSES, activation="softmax")(x))
-    flat = replace(band_splits, train=replace(band_splits.train, images=_flat(band_splits.train.images)),
-                   val=replace(band_splits.val, images=_flat(band_splits.val.images)))  # fmt: skip
-    result = qat.quantization_aware(model, flat.train.images[:100], flat, epochs=1)
-    converted = qat_convert.to_tflite(result.model, io="int8")
-    assert converted.integer_only and converted.extra["float_ops"] == []
-    assert "CONV_2D" in converted.extra["ops"]
+    rng = np.random.default_rng(1)
+    for layer in model.layers:
+        if type(layer).__name__ == "BatchNormalization":
+            _randomise_batchnorm(layer, rng)
+    return model
+
+
+def _randomise_batchnorm(layer, rng) -> None:
+    channels = layer.gamma.shape[0]
+    layer.set_weights([rng.uniform(0.5, 2, channels), rng.normal(0, 0.5, channels),
+                       rng.normal(0, 0.5, channels), rng.uniform(0.5, 2, channels)])  # fmt: skip
+
+
+def _onnx_runtime_ops(data: bytes, tmp_path) -> dict[str, int]:
+    """Op type -> count in the graph ONNX Runtime makes of ``data`` (its QDQ fusions applied)."""
+    from collections import Counter
+
+    import onnx
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimised.onnx")
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    return Counter(node.op_type for node in onnx.load(tmp_path / "optimised.onnx").graph.node)
 
 
 def _flat(images: np.ndarray) -> np.ndarray:
