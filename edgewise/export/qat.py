@@ -86,6 +86,8 @@ def check_options(
 ) -> None:
     """One-line errors for ``--qat-epochs`` / ``--qat-lr`` before anything loads."""
     if epochs is None:
+        if learning_rate != DEFAULT_LEARNING_RATE:
+            raise InputError("--qat-lr sets the fine-tuning of --qat-epochs; add --qat-epochs N")
         return
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise InputError(f"--qat-epochs must be a whole number of at least 0, not {epochs}")

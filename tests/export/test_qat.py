@@ -164,6 +164,7 @@ def test_quantization_aware_needs_labelled_training_images(trained_run, band_spl
     [
         (["--qat-epochs", "-1"], "--qat-epochs must be a whole number of at least 0, not -1"),
         (["--qat-epochs", "1", "--qat-lr", "0"], "--qat-lr must be above 0"),
+        (["--qat-lr", "0.001"], "--qat-lr sets the fine-tuning of --qat-epochs; add --qat-epochs N"),
         (["--qat-epochs", "1", "--quantize", "fp32"], "--qat-epochs trains for int8 artifacts"),
         (["--qat-epochs", "1", "--max-drop", "1"], "choose one"),
         (["--qat-epochs", "1", "--explain"], "--explain measures post-training quantisation"),
