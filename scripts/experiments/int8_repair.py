@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -32,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REJECTED_PREFIX = "rejected_"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,10 +88,10 @@ def main(argv: list[str] | None = None) -> int:
             models[(fmt, "edgewise PTQ")] = (ptq.directory / f"model_int8.{fmt}", None)
             repaired = next(a for a in fixed.artifacts if a.file == f"model_int8.{fmt}")
             models[(fmt, f"edgewise --max-drop {args.max_drop:g}")] = (
-                fixed.directory / f"model_int8.{fmt}",
+                _written(fixed, f"model_int8.{fmt}"),
                 repaired.extra.get("repair"),
             )
-            models[(fmt, qat_name)] = (tuned.directory / f"model_int8.{fmt}", None)
+            models[(fmt, qat_name)] = (_written(tuned, f"model_int8.{fmt}"), None)
 
         backends = {key: load_backend(path, threads=args.threads) for key, (path, _) in models.items()}
         latencies = _latencies(backends, test.images[: args.latency_samples])
@@ -107,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             size = path.stat().st_size / 1024
             drop = keras_acc - top1
             figures = [f"{top1:.2f}", f"{drop:+.2f}", share, weighted, f"{size:.1f}", f"{p50:.3f}"]
-            rows.append([fmt, variant, *figures])
+            gate = " (rejected by the test gate)" if path.name.startswith(REJECTED_PREFIX) else ""
+            rows.append([fmt, variant + gate, *figures])
 
     print(
         f"run: {args.run}  model: {card.model or '?'}  test images: {len(test.labels)}  "
@@ -144,6 +147,19 @@ def main(argv: list[str] | None = None) -> int:
         )
     print("export wall time: " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()))
     return 0
+
+
+def _written(result, name: str) -> Path:
+    """The artifact's file; one the test gate set aside is copied to ``rejected_<name>`` (the engines read
+    the format from the suffix) so that it is measured and shown too, marked as rejected."""
+    from edgewise.export.bundle import REJECTED_SUFFIX
+
+    final = result.directory / name
+    if final.exists():
+        return final
+    shown = result.directory / f"{REJECTED_PREFIX}{name}"
+    shutil.copyfile(result.directory / f"{name}{REJECTED_SUFFIX}", shown)
+    return shown
 
 
 def plain(fmt: str, model, splits, calib_samples: int, out: Path) -> Path:
