@@ -6,12 +6,12 @@ arrow. ``edgewise`` itself (the root ``__init__``: the version) may be imported 
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
 
 import edgewise
+from tests.imports import imports
 
 PACKAGE = Path(edgewise.__file__).parent
 # package -> the other edgewise packages it may import
@@ -32,20 +32,9 @@ def module_name(path: Path, root: Path = PACKAGE) -> str:
 
 def imported_modules(path: Path, root: Path = PACKAGE) -> list[tuple[int, str]]:
     """(line, module) for every edgewise module ``path`` imports, relative imports resolved."""
-    tree = ast.parse(path.read_text(), str(path))
     name = module_name(path, root)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found += [(node.lineno, alias.name) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*anchor, base] if base else anchor)
-            found.append((node.lineno, base))
-            found += [(node.lineno, f"{base}.{alias.name}") for alias in node.names]
+    found = [(i.line, target) for i in imports(path, package) for target in i.targets]
     return [(line, name) for line, name in found if name == "edgewise" or name.startswith("edgewise.")]
 
 

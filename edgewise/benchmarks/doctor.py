@@ -24,13 +24,9 @@ from typing import Any
 
 from edgewise.benchmarks import cpufeatures, sysinfo
 from edgewise.runtime.argtypes import add_command
+from edgewise.runtime.backends.base import PACKAGES
 
-# (module to import, distribution to look up, extra that installs it)
-ENGINES = (
-    ("ai_edge_litert", "ai-edge-litert", "litert"),
-    ("tflite_runtime", "tflite-runtime", "tflite"),
-    ("onnxruntime", "onnxruntime", "onnx"),
-)
+ENGINES = tuple(PACKAGES[name] for name in ("litert", "tflite_runtime", "onnxruntime"))  # those doctor probes
 PROBE_TIMEOUT_S = 120  # importing onnxruntime under qemu takes a while
 GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider", "ROCMExecutionProvider")
 
@@ -43,7 +39,7 @@ def diagnose(root: str | os.PathLike = "/", model: str | os.PathLike | None = No
     machine = platform.machine()
     cpu = cpufeatures.parse(sysinfo._read(root / "proc/cpuinfo") or "", machine)
     numpy_info = _numpy()
-    engines = [probe_engine(module, dist) for module, dist, _ in ENGINES]
+    engines = [probe_engine(e.module, e.distribution) for e in ENGINES]
     for engine in engines:
         _numpy_abi_mismatch(engine, numpy_info)
     report: dict[str, Any] = {
@@ -217,7 +213,8 @@ def xnnpack_check(model: Path, engines: list[dict[str, Any]]) -> dict[str, Any]:
     """XNNPACK's verdict on ``model`` from the first TFLite engine that loads it; an engine that imports
     but cannot load it (tflite-runtime under NumPy 2 fails only here) gets ``loads_models`` False."""
     failures = []
-    for module, dist, _ in ENGINES:
+    for package in ENGINES:
+        module, dist = package.module, package.distribution
         if module == "onnxruntime":
             continue
         engine = next(e for e in engines if e["module"] == module)

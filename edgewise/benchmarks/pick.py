@@ -29,6 +29,7 @@ from edgewise.runtime import picks
 from edgewise.runtime.card import CARD_FILE, ModelCard
 from edgewise.runtime.device import device_key
 from edgewise.runtime.errors import EdgewiseError, InputError
+from edgewise.runtime.parity import PARITY_FILE
 
 
 class NothingToPick(EdgewiseError):
@@ -140,8 +141,10 @@ def bundle_dir(targets: list[Path]) -> Path:
     if len(targets) != 1 or not targets[0].is_dir():
         raise InputError("--pick needs exactly one bundle directory (the choice is recorded in it)")
     bundle = targets[0]
-    if not (bundle / "parity.npz").is_file():
-        raise InputError(f"{bundle}: --pick needs parity.npz in the bundle to check accuracy on this device")
+    if not (bundle / PARITY_FILE).is_file():
+        raise InputError(
+            f"{bundle}: --pick needs {PARITY_FILE} in the bundle to check accuracy on this device"
+        )
     return bundle
 
 

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from edgewise.export import qat_fold, qat_ranges
+from edgewise.runtime import formatting
 from edgewise.runtime.errors import InputError
 from edgewise.runtime.progress import Progress
 
@@ -72,7 +73,7 @@ class QatResult:
 
     def summary(self) -> str:
         def pct(value):
-            return "n/a" if value is None else f"{100 * value:.2f}%"
+            return formatting.pct(value, missing="n/a")
 
         return (
             f"QAT: {self.epochs} epoch(s) at lr {self.learning_rate:g} in {self.seconds:.0f}s; "
@@ -158,8 +159,10 @@ def quantization_aware(
 
 # -- the fake-quantised copy ------------------------------------------------------------------------
 @functools.cache
-def _layers():
-    """The Keras layer classes (defined on first use: importing this module does not import Keras)."""
+@functools.cache
+def _activation_quantizer():
+    """The ActivationQuantizer layer class (defined on first use: importing this module does not import
+    Keras)."""
     import keras
     import tensorflow as tf
 
@@ -187,38 +190,44 @@ def _layers():
         def compute_output_shape(self, input_shape):
             return input_shape
 
-    def quantize_kernel(kernel, per_channel: bool):
-        """Symmetric [-127, 127]: per output channel (the last axis) for Conv2D, else per tensor."""
-        if not per_channel:
-            bound = tf.maximum(tf.reduce_max(tf.abs(kernel)), 1e-8)
-            return tf.quantization.fake_quant_with_min_max_vars(
-                kernel, -bound, bound, num_bits=8, narrow_range=True
-            )
-        axes = list(range(len(kernel.shape) - 1))
-        bound = tf.maximum(tf.reduce_max(tf.abs(kernel), axis=axes), 1e-8)
-        return tf.quantization.fake_quant_with_min_max_vars_per_channel(
+    return ActivationQuantizer
+
+
+def _quantize_kernel(kernel, per_channel: bool):
+    """Symmetric [-127, 127]: per output channel (the last axis) for Conv2D, else per tensor."""
+    import tensorflow as tf
+
+    if not per_channel:
+        bound = tf.maximum(tf.reduce_max(tf.abs(kernel)), 1e-8)
+        return tf.quantization.fake_quant_with_min_max_vars(
             kernel, -bound, bound, num_bits=8, narrow_range=True
         )
+    axes = list(range(len(kernel.shape) - 1))
+    bound = tf.maximum(tf.reduce_max(tf.abs(kernel), axis=axes), 1e-8)
+    return tf.quantization.fake_quant_with_min_max_vars_per_channel(
+        kernel, -bound, bound, num_bits=8, narrow_range=True
+    )
 
-    def quantized_class(cls):
-        """A subclass of ``cls`` whose call reads its kernel fake-quantised (the call is the parent's)."""
-        per_channel = cls.__name__ in _PER_CHANNEL
-        parent = next((vars(base)["kernel"] for base in cls.__mro__ if "kernel" in vars(base)), None)
-        if isinstance(parent, property):  # Dense, Conv: ``kernel`` is a property over ``_kernel``
-            kernel = property(lambda self: quantize_kernel(parent.fget(self), per_channel))
-            return type(f"Quantized{cls.__name__}", (cls,), {"kernel": kernel})
 
-        def call(self, inputs):  # depthwise: ``kernel`` is a plain attribute, swapped for the call
-            float_kernel = self.kernel
-            object.__setattr__(self, "kernel", quantize_kernel(float_kernel, per_channel))
-            try:
-                return cls.call(self, inputs)
-            finally:
-                object.__setattr__(self, "kernel", float_kernel)
+@functools.cache
+def _quantized_class(cls):
+    """A subclass of the Keras layer class ``cls`` whose call reads its kernel fake-quantised (the call
+    is the parent's)."""
+    per_channel = cls.__name__ in _PER_CHANNEL
+    parent = next((vars(base)["kernel"] for base in cls.__mro__ if "kernel" in vars(base)), None)
+    if isinstance(parent, property):  # Dense, Conv: ``kernel`` is a property over ``_kernel``
+        kernel = property(lambda self: _quantize_kernel(parent.fget(self), per_channel))
+        return type(f"Quantized{cls.__name__}", (cls,), {"kernel": kernel})
 
-        return type(f"Quantized{cls.__name__}", (cls,), {"call": call})
+    def call(self, inputs):  # depthwise: ``kernel`` is a plain attribute, swapped for the call
+        float_kernel = self.kernel
+        object.__setattr__(self, "kernel", _quantize_kernel(float_kernel, per_channel))
+        try:
+            return cls.call(self, inputs)
+        finally:
+            object.__setattr__(self, "kernel", float_kernel)
 
-    return ActivationQuantizer, functools.cache(quantized_class)
+    return type(f"Quantized{cls.__name__}", (cls,), {"call": call})
 
 
 def fake_quantized(model, *, pixel_input: bool = True):
@@ -228,7 +237,7 @@ def fake_quantized(model, *, pixel_input: bool = True):
     pixels (quantised exactly, not calibrated)."""
     import keras
 
-    activation_quantizer, quantized_class = _layers()
+    activation_quantizer = _activation_quantizer()
     readers = _readers(model)
     folds = qat_fold.foldable(model)  # BatchNorm name -> the convolution it folds into
     folded = {conv: batchnorm for batchnorm, conv in folds.items()}  # and back
@@ -248,7 +257,7 @@ def fake_quantized(model, *, pixel_input: bool = True):
                 config["activation"] = "linear"  # split off below: the logits get their own range
             if layer.name in folded:
                 config["use_bias"] = True  # the BatchNorm's shift
-            return quantized_class(type(layer)).from_config(config)
+            return _quantized_class(type(layer)).from_config(config)
         clone = type(layer).from_config(config)
         if kind == "BatchNormalization":
             clone.trainable = False  # inference-mode statistics while fine-tuning

@@ -23,6 +23,7 @@ import numpy as np
 
 from edgewise.export import boards, c_source, tflm_ops
 from edgewise.export.errors import ConversionError
+from edgewise.runtime import formatting
 from edgewise.runtime.card import ModelCard
 from edgewise.runtime.errors import InputError, ValidationError
 
@@ -208,15 +209,15 @@ def check_fit(name: str, info: dict, result=None) -> None:
     short = []
     if verdict["flash_headroom_bytes"] < 0:
         short.append(
-            f"flash needs {_kib(info['flash']['model_bytes'])} of {_kib(verdict['flash_bytes'])} "
+            f"flash needs {_size(info['flash']['model_bytes'])} of {_size(verdict['flash_bytes'])} "
             "(model array)"
         )
     if verdict["ram_headroom_bytes"] < 0:
         ram = info["ram"]
         short.append(
-            f"RAM needs {_kib(ram['peak_ram_bytes'])} of {_kib(verdict['ram_bytes'])} "
-            f"(arena {_kib(ram['arena_reserved_bytes'])} + I/O buffers "
-            f"{_kib(ram['input_buffer_bytes'] + ram['output_buffer_bytes'])})"
+            f"RAM needs {_size(ram['peak_ram_bytes'])} of {_size(verdict['ram_bytes'])} "
+            f"(arena {_size(ram['arena_reserved_bytes'])} + I/O buffers "
+            f"{_size(ram['input_buffer_bytes'] + ram['output_buffer_bytes'])})"
         )
     raise DoesNotFit(
         f"{name} does not fit {verdict['title']} ({verdict['board']}): " + "; ".join(short), result
@@ -230,11 +231,11 @@ def summary(name: str, info: dict) -> list[str]:
     lines = [
         f"TFLite Micro: {name} -> {info['sources']} ({', '.join(info['files'])})",
         f"  ops       {len(info['ops'])}: {', '.join(info['ops'])}",
-        f"  flash     {_kib(info['flash']['model_bytes'])} model array (+ TFLM runtime and your code)",
-        f"  arena     {_kib(ram['arena_bytes'])} measured by the TFLM interpreter "
-        f"(head {_kib(ram['arena_head_bytes'])}, tail {_kib(ram['arena_tail_bytes'])})",
-        f"  peak RAM  {_kib(ram['peak_ram_bytes'])} = arena {_kib(ram['arena_reserved_bytes'])} + input "
-        f"frame {_kib(ram['input_buffer_bytes'])} + scores {_kib(ram['output_buffer_bytes'])}",
+        f"  flash     {_size(info['flash']['model_bytes'])} model array (+ TFLM runtime and your code)",
+        f"  arena     {_size(ram['arena_bytes'])} measured by the TFLM interpreter "
+        f"(head {_size(ram['arena_head_bytes'])}, tail {_size(ram['arena_tail_bytes'])})",
+        f"  peak RAM  {_size(ram['peak_ram_bytes'])} = arena {_size(ram['arena_reserved_bytes'])} + input "
+        f"frame {_size(ram['input_buffer_bytes'])} + scores {_size(ram['output_buffer_bytes'])}",
     ]
     parity = info.get("vs_litert")
     if parity:
@@ -248,8 +249,8 @@ def summary(name: str, info: dict) -> list[str]:
     if verdict:
         word = "fits" if verdict["fits"] else "does NOT fit"
         lines.append(
-            f"  {word} {verdict['title']}: flash headroom {_kib(verdict['flash_headroom_bytes'])}, "
-            f"RAM headroom {_kib(verdict['ram_headroom_bytes'])}"
+            f"  {word} {verdict['title']}: flash headroom {_size(verdict['flash_headroom_bytes'])}, "
+            f"RAM headroom {_size(verdict['ram_headroom_bytes'])}"
         )
     ethos = info.get("ethos_u")
     if ethos:
@@ -262,7 +263,5 @@ def summary(name: str, info: dict) -> list[str]:
     return lines
 
 
-def _kib(n: int | None) -> str:
-    if n is None:
-        return "?"
-    return f"{n} B" if abs(n) < 1024 else f"{n / 1024:.1f} KiB"
+def _size(n: int | None) -> str:
+    return formatting.size(n, missing="?")

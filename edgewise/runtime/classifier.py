@@ -70,36 +70,38 @@ class Classifier:
             )
         hwc = graph_hwc(self.backend)
         classes = self.backend.outputs[0].shape[-1] if self.backend.outputs[0].shape else None
-        self.note = ""  # a warning for the caller to show, e.g. "no model card found"
         if self.card is not None:
-            check_card_matches(self.card, self.card_source, self.path, hwc, classes)
-            message, fatal = binding.problem(self.card, self.path)
-            if fatal:
-                raise ModelFileError(message)
-            self.note = message
-            self.input_shape = tuple(self.card.input.shape)
-            self.labels = list(self.card.labels)
-            self._resize = self.card.preprocessing.resize
-            self._fit = self.card.preprocessing.fit
+            self._from_card(hwc, classes)
         else:
-            if None in hwc or hwc[2] not in (1, 3):
-                raise ModelFileError(
-                    f"{self.path}: no model card ({CARD_FILE}) and the model's input shape "
-                    f"{self.backend.inputs[0].shape} does not say the image size; add a model card"
-                )
-            if classes is None:
-                raise ModelFileError(f"{self.path}: no model card and the number of classes is not fixed")
-            self.input_shape = hwc
-            self.labels = [str(i) for i in range(classes)]
-            self._resize, self._fit = "bilinear", "stretch"
-            self.note = f"{self.path}: no model card ({CARD_FILE}) found; labels are class indices"
-        self.batch_size = check_int(batch_size, "batch_size", maximum=MAX_BATCH)
-        if self.backend.max_batch:
-            self.batch_size = (
-                min(self.batch_size, self.backend.max_batch) if self.backend.max_batch > 1 else 1
-            )
+            self._without_card(hwc, classes)
+        self.batch_size = self.model.batch_size  # checked above, then fitted to what the graph takes
         self._hw = self.input_shape[:2]
         self._channels = self.input_shape[2]
+
+    def _from_card(self, hwc: tuple[int | None, ...], classes: int | None) -> None:
+        check_card_matches(self.card, self.card_source, self.path, hwc, classes)
+        message, fatal = binding.problem(self.card, self.path)
+        if fatal:
+            raise ModelFileError(message)
+        self.note = message  # a warning for the caller to show, e.g. that the file changed after export
+        self.input_shape = tuple(self.card.input.shape)
+        self.labels = list(self.card.labels)
+        self._resize = self.card.preprocessing.resize
+        self._fit = self.card.preprocessing.fit
+
+    def _without_card(self, hwc: tuple[int | None, ...], classes: int | None) -> None:
+        """The graph's own input shape and class indices as labels, when it says enough."""
+        if None in hwc or hwc[2] not in (1, 3):
+            raise ModelFileError(
+                f"{self.path}: no model card ({CARD_FILE}) and the model's input shape "
+                f"{self.backend.inputs[0].shape} does not say the image size; add a model card"
+            )
+        if classes is None:
+            raise ModelFileError(f"{self.path}: no model card and the number of classes is not fixed")
+        self.input_shape = hwc
+        self.labels = [str(i) for i in range(classes)]
+        self._resize, self._fit = "bilinear", "stretch"
+        self.note = f"{self.path}: no model card ({CARD_FILE}) found; labels are class indices"
 
     # -- input -----------------------------------------------------------------------------------------
     def preprocess(self, source: ImageSource) -> np.ndarray:

@@ -44,12 +44,16 @@ def kib(size_bytes: int | None, missing: str = "") -> str:
     return missing if size_bytes is None else f"{size_bytes / 1024:.1f}"
 
 
-def size(size_bytes: int) -> str:
-    """A size with its binary unit: ``512 B``, ``12.3 KiB``, ``4.0 MiB``."""
-    n = float(size_bytes)
+def size(size_bytes: int | None, missing: str = "") -> str:
+    """A size with its binary unit: ``512 B``, ``12.3 KiB``, ``4.0 MiB`` (a negative one, a shortfall,
+    keeps its sign)."""
+    if size_bytes is None:
+        return missing
+    n = float(abs(size_bytes))
+    sign = "-" if size_bytes < 0 else ""
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
-            return f"{int(n)} B" if unit == "B" else f"{n:.1f} {unit}"
+            return f"{sign}{int(n)} B" if unit == "B" else f"{sign}{n:.1f} {unit}"
         n /= 1024
     return f"{size_bytes} B"  # not reached
 

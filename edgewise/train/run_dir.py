@@ -18,6 +18,7 @@ import numpy as np
 from edgewise.runtime import atomic
 from edgewise.runtime.card import CARD_FILE
 from edgewise.runtime.errors import InputError
+from edgewise.runtime.parity import PARITY_FILE
 from edgewise.train.loop import has_checkpoint
 
 MODEL_FILE = "model.keras"
@@ -45,7 +46,7 @@ EXPORT_OUTPUTS = (
     "model_*.tflite",
     "model_*.onnx",
     "*.rejected",
-    "parity.npz",
+    PARITY_FILE,
     "*.explain.csv",
     ".model_*.tmp.*",
 )

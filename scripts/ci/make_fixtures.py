@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgewise.runtime.parity import PARITY_FILE, ParitySet, write_parity
+
 HEIGHT, WIDTH, CHANNELS = 16, 16, 3
 LABELS = ["red", "green", "blue"]
 SEED = 7
@@ -176,7 +178,7 @@ def build(out_dir: Path) -> Path:
     ):
         card.artifacts[name] = artifact(out_dir / name, fmt, quantize, io, tools)
     card.save(out_dir / "edgewise.json")
-    np.savez(out_dir / "parity.npz", images=test_x, labels=test_y, reference=reference)
+    write_parity(out_dir / PARITY_FILE, ParitySet(test_x, test_y, reference))
     build_grayscale(out_dir / GRAY_DIR, tf, keras, tools)
     return out_dir
 
@@ -204,7 +206,7 @@ def build_grayscale(out_dir: Path, tf, keras, tools: dict[str, str]) -> None:
 def build_atomically(out_dir: Path) -> Path:
     """Build in a sibling temp dir, then rename into place: concurrent builders never see half a bundle."""
     out_dir = Path(out_dir)
-    if (out_dir / "parity.npz").is_file():
+    if (out_dir / PARITY_FILE).is_file():
         return out_dir
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
@@ -216,7 +218,7 @@ def build_atomically(out_dir: Path) -> Path:
         os.rename(tmp, out_dir)
     except OSError:  # another process won the race, or out_dir exists but is incomplete
         shutil.rmtree(tmp, ignore_errors=True)
-        if not (out_dir / "parity.npz").is_file():
+        if not (out_dir / PARITY_FILE).is_file():
             raise
     return out_dir
 

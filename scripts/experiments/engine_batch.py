@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from edgewise.runtime.backends import load_backend
+from edgewise.runtime.parity import PARITY_FILE, load_parity
 
 MIXED_SIZES = (8, 3, 8, 5, 2, 8, 6, 4)  # scaled to --batch
 
@@ -89,8 +90,7 @@ def request_costs(model: Path, threads: int, repeats: int, calls: int) -> dict:
 
     clf = Classifier(model, threads=threads)
     app = ServeApp(clf, ServeConfig(max_batch=1))
-    with np.load(model.parent / "parity.npz", allow_pickle=False) as parity:
-        image = parity["images"][0]
+    image = load_parity(model.parent / PARITY_FILE).images[0]
     bodies = {"application/json": json_module.dumps({"pixels": image.tolist()}).encode()}
     for fmt in ("PNG", "JPEG"):
         buf = io.BytesIO()

@@ -494,9 +494,10 @@ def _kinds(text: str) -> tuple[str, ...]:
 
 def _sample_image(model: Path) -> np.ndarray:
     """A held-out image of the bundle (parity.npz), at the model's input size."""
+    from edgewise.runtime.parity import PARITY_FILE, load_parity
+
     bundle = model if model.is_dir() else model.parent
-    with np.load(bundle / "parity.npz", allow_pickle=False) as parity:
-        return parity["images"][0]
+    return load_parity(bundle / PARITY_FILE).images[0]
 
 
 if __name__ == "__main__":

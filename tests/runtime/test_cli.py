@@ -1,6 +1,5 @@
 """`edgewise predict` and `edgewise info` output, and the runtime's import rule."""
 
-import ast
 import json
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from PIL import Image
 
 import edgewise.runtime
 from edgewise.cli import build_parser, main
+from tests.imports import imports
 
 pytestmark = pytest.mark.runtime_only
 
@@ -112,22 +112,10 @@ def test_runtime_modules_never_import_tensorflow_at_all():
     root = Path(edgewise.runtime.__file__).parent
     offenders = []
     for path in root.rglob("*.py"):
-        tree = ast.parse(path.read_text(), str(path))
-        enclosing = {}
-        for func in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)):
-            for node in ast.walk(func):
-                enclosing.setdefault(node, func.name) if node is not func else None
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names = [node.module]
-            else:
-                continue
-            bad = {n.split(".")[0] for n in names} & FORBIDDEN
-            fallback = path.name == "litert.py" and enclosing.get(node) == "_import_interpreter"
-            if bad and not (fallback and bad == {"tensorflow"}):
-                offenders.append(f"{path.name}:{node.lineno} {sorted(bad)}")
+        for found in imports(path, "edgewise.runtime"):
+            fallback = path.name == "litert.py" and found.function == "_import_interpreter"
+            if found.top in FORBIDDEN and not (fallback and found.top == "tensorflow"):
+                offenders.append(f"{path.name}:{found.line} {found.module}")
     assert offenders == []
 
 

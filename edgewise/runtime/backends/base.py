@@ -20,6 +20,25 @@ ENGINES = TFLITE_ENGINES + MICRO_ENGINES + ONNX_ENGINES
 
 
 @dataclass(frozen=True)
+class EnginePackage:
+    """Where an engine comes from: the module edgewise imports, the distribution pip installs (whose
+    version the card and reports record) and the edgewise extra that pulls it in."""
+
+    module: str
+    distribution: str
+    extra: str
+
+
+PACKAGES = {
+    "litert": EnginePackage("ai_edge_litert", "ai-edge-litert", "litert"),
+    "tflite_runtime": EnginePackage("tflite_runtime", "tflite-runtime", "tflite"),
+    "tensorflow": EnginePackage("tensorflow", "tensorflow", "train"),
+    "tflm": EnginePackage("tflite_micro", "tflite-micro", "micro"),
+    "onnxruntime": EnginePackage("onnxruntime", "onnxruntime", "onnx"),
+}
+
+
+@dataclass(frozen=True)
 class TensorSpec:
     name: str
     shape: tuple[int | None, ...]  # None for a dynamic dimension (e.g. ONNX batch)

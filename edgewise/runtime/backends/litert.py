@@ -12,12 +12,11 @@ from collections import Counter
 
 import numpy as np
 
-from edgewise.runtime.backends.base import TFLITE_ENGINES, TensorSpec, path_or_bytes
+from edgewise.runtime.backends.base import PACKAGES, TFLITE_ENGINES, TensorSpec, path_or_bytes
 from edgewise.runtime.backends.quant import input_converter, output_converter, shape_fits
 from edgewise.runtime.errors import BackendUnavailable, InputError, ModelFileError
 
 ENGINES = TFLITE_ENGINES
-DISTRIBUTIONS = {"litert": "ai-edge-litert", "tflite_runtime": "tflite-runtime", "tensorflow": "tensorflow"}
 
 
 def _import_interpreter(engine: str):
@@ -170,7 +169,7 @@ class LiteRTBackend:
         from importlib import metadata  # only here: it costs ~10 ms of start-up
 
         try:
-            version = metadata.version(DISTRIBUTIONS[self.name])
+            version = metadata.version(PACKAGES[self.name].distribution)
         except metadata.PackageNotFoundError:
             version = "unknown"
         return {

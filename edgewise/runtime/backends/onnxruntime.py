@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgewise.runtime import onnx_proto
-from edgewise.runtime.backends.base import ONNX_ENGINES, TensorSpec, path_or_bytes
+from edgewise.runtime.backends.base import ONNX_ENGINES, PACKAGES, TensorSpec, path_or_bytes
 from edgewise.runtime.backends.quant import input_converter, output_converter, shape_fits
 from edgewise.runtime.errors import BackendUnavailable, InputError, ModelFileError
 
@@ -161,7 +161,7 @@ class OnnxRuntimeBackend:
         from importlib import metadata  # only here: it costs ~10 ms of start-up
 
         try:
-            version = metadata.version("onnxruntime")
+            version = metadata.version(PACKAGES["onnxruntime"].distribution)
         except metadata.PackageNotFoundError:
             version = _import_ort().__version__
         summary = onnx_proto.summarize(self.path)

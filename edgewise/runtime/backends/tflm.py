@@ -20,13 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edgewise.runtime.backends.base import TensorSpec
+from edgewise.runtime.backends.base import PACKAGES, TensorSpec
 from edgewise.runtime.backends.quant import input_converter, output_converter, shape_fits
 from edgewise.runtime.errors import BackendUnavailable, InputError, ModelFileError
 from edgewise.runtime.native_stderr import captured_native_stderr
 
 ENGINE = "tflm"
-DISTRIBUTION = "tflite-micro"
 ARENA_START = 1 << 20  # the first arena offered; doubled until the model fits
 ARENA_LIMIT = 1 << 30
 _ARENA_TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
@@ -173,7 +172,7 @@ class TFLMBackend:
 
     def describe(self) -> dict:
         try:
-            version = metadata.version(DISTRIBUTION)
+            version = metadata.version(PACKAGES[ENGINE].distribution)
         except metadata.PackageNotFoundError:
             version = "unknown"
         return {
