@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from edgewise.runtime.parity import PARITY_FILE, ParitySet, write_parity
+from edgewise.runtime.quiet import quiet_frameworks
 
 HEIGHT, WIDTH, CHANNELS = 16, 16, 3
 LABELS = ["red", "green", "blue"]
@@ -227,7 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path, help="directory to write the bundle into (created)")
     parser.add_argument("--force", action="store_true", help="rebuild even when DIR already holds a bundle")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show TensorFlow's start-up log lines")
     args = parser.parse_args(argv)
+    quiet_frameworks(verbose=args.verbose)
     if args.force and args.out_dir.exists():
         shutil.rmtree(args.out_dir)
     build_atomically(args.out_dir)
