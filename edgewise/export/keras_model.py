@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,8 @@ def load(path: str | os.PathLike):
         raise ModelFileError(
             f"{path}: no Keras model here (expected {MODEL_FILE} written by `edgewise train`)"
         )
+    if not zipfile.is_zipfile(path):  # Keras would say "File not found" for a file that is there
+        raise ModelFileError(f"{path}: not a .keras file (a .keras model is a zip archive; this is not one)")
     require("tensorflow", "keras", purpose="export")
     import keras
 

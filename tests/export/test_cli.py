@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +134,14 @@ def test_corrupt_model_file(cli_run, capsys):
     (cli_run / "model.keras").write_bytes(b"not a zip")
     assert main(["export", str(cli_run)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "model.keras: not a .keras file" in err[0]
+
+
+def test_zip_that_is_not_a_keras_model(cli_run, capsys):
+    with zipfile.ZipFile(cli_run / "model.keras", "w") as archive:
+        archive.writestr("notes.txt", "not a model")
+    assert main(["export", str(cli_run)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "model.keras: cannot load the Keras model" in err[0]
 
 
@@ -165,7 +174,8 @@ def test_export_error_after_importing_tensorflow_is_one_line(tmp_path):
     from edgewise.runtime.card import InputSpec
 
     ModelCard(labels=["a", "b"], input=InputSpec(shape=(8, 8, 1))).save(tmp_path)
-    (tmp_path / "model.keras").write_bytes(b"not a zip file")
+    with zipfile.ZipFile(tmp_path / "model.keras", "w") as archive:  # loads TensorFlow, then fails
+        archive.writestr("notes.txt", "not a model")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "GRPC_"))}
     done = subprocess.run(
         [sys.executable, "-m", "edgewise", "export", str(tmp_path), "--no-validate", "--quantize", "fp32"],
