@@ -24,7 +24,7 @@ from edgewise.runtime.card_check import MAX_SIDE
 from edgewise.runtime.errors import InputError
 from edgewise.runtime.limits import MAX_BATCH, check_seed
 from edgewise.train import distribute, run_dir, zoo
-from edgewise.train.data import NAMED_SOURCES, Splits, load_splits
+from edgewise.train.data import NAMED_SOURCES, Splits, check_source, load_splits
 from edgewise.train.loop import Plan, has_checkpoint
 from edgewise.train.weights import is_pretrained
 
@@ -67,7 +67,7 @@ def train(
     size = parse_image_size(image_size) or cfg.input_size
     cfg.check_input(size, cfg.channels)
     zoo.check_options(model, model_options or {})
-    _check_data(data)
+    check_source(data)
     strategy_name = distribute.check_strategy(strategy)
     plan = _training_plan(cfg, epochs, batch_size, lr, seed, patience, augment, fine_tune_epochs, weights)
     writer = not strategy_name == "multiworker" or distribute.is_chief()
@@ -270,20 +270,6 @@ def _data_kwargs(data, data_dir, size, channels, val_fraction, seed, resize, fit
     if fit != "stretch":
         kwargs["fit"] = fit
     return kwargs
-
-
-def _check_data(data) -> None:
-    name = os.fspath(data)
-    if name in NAMED_SOURCES:
-        return
-    if not os.path.exists(name):
-        if os.sep in name or "/" in name or name.startswith("."):
-            raise InputError(f"{name}: no such directory")
-        raise InputError(
-            f"unknown dataset {name!r}; use one of {', '.join(NAMED_SOURCES)} or an image folder"
-        )
-    if not os.path.isdir(name):
-        raise InputError(f"{name}: not a directory; --data takes an image folder or a dataset name")
 
 
 def _positive(what: str, value, maximum: float = MAX_COUNT):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -85,9 +86,10 @@ def load_splits(
         from edgewise.train.sources import cifar
 
         raw = cifar.load(data_dir=data_dir)
-    elif os.path.isdir(name):
+    else:
         from edgewise.train.sources import folder
 
+        check_source(name)
         raw = folder.load(
             name,
             size=size or folder.DEFAULT_SIZE,
@@ -96,12 +98,6 @@ def load_splits(
             fit=fit,
             cache=cache,
         )
-    elif os.path.exists(name):
-        raise InputError(f"{name}: not a directory; --data takes an image folder or one of {_names()}")
-    elif os.sep in name or "/" in name or name.startswith("."):
-        raise InputError(f"{name}: no such directory")
-    else:
-        raise InputError(f"unknown dataset {name!r}; use one of {_names()} or a path to an image folder")
 
     _check_classes(raw.class_names, raw.train.labels, name)
     train, val, test = raw.train, raw.val, raw.test
@@ -167,6 +163,40 @@ def _as_size(image_size: int | tuple[int, int] | list[int] | None) -> tuple[int,
     if h < 1 or w < 1:
         raise InputError(f"image size must be positive, not {h}x{w}")
     return h, w
+
+
+def check_source(source: str | os.PathLike) -> None:
+    """One-line errors for a ``--data`` that names nothing loadable, before any work. A dataset's own
+    files (IDX, the CIFAR-10 archive) are read by name from a folder (``--data cifar10 --data-dir DIR``);
+    given directly, the error says so."""
+    name = os.fspath(source)
+    if name in NAMED_SOURCES:
+        return
+    path = Path(name)
+    if path.is_dir():
+        found = _dataset_in(path, [p.name for p in path.iterdir()])
+        if found and sum(p.is_dir() for p in path.iterdir()) < 2:
+            raise InputError(f"{name}: holds {found[0]}, not class subfolders; pass {found[1]}")
+        return
+    if path.exists():
+        found = _dataset_in(path.parent, [path.name])
+        hint = f"; for {found[0]} pass {found[1]}" if found else ""
+        raise InputError(f"{name}: not a directory; --data takes an image folder or one of {_names()}{hint}")
+    if os.sep in name or "/" in name or name.startswith("."):
+        raise InputError(f"{name}: no such directory")
+    raise InputError(f"unknown dataset {name!r}; use one of {_names()} or a path to an image folder")
+
+
+def _dataset_in(directory: Path, names: list[str]) -> tuple[str, str] | None:
+    """(what, the options that read it) when ``names`` in ``directory`` are IDX files or CIFAR-10's."""
+    from edgewise.train.sources import cifar, idx
+
+    where = f"--data-dir {directory}"
+    if any(n.startswith(tuple(idx.FILES.values())) for n in names):
+        return "IDX files", f"--data fashion_mnist {where} (or --data mnist)"
+    if any(n in (*cifar.ARCHIVE_NAMES, cifar.FOLDER_NAME) for n in names):
+        return "the CIFAR-10 archive", f"--data cifar10 {where}"
+    return None
 
 
 def _names() -> str:

@@ -235,3 +235,20 @@ def test_stratified_split_is_the_shared_per_class_sample():
     split = Split(np.arange(300).reshape(300, 1, 1, 1), labels)
     _, val = stratified_split(split, 0.25, seed=9)
     assert np.array_equal(val.images[:, 0, 0, 0], fraction_per_class(labels, 0.25, seed=9))
+
+
+@pytest.mark.parametrize(
+    "files, given, hint",
+    [
+        (["train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte"], ".", "--data fashion_mnist --data-dir"),
+        (["train-images-idx3-ubyte"], "train-images-idx3-ubyte", "--data fashion_mnist --data-dir"),
+        (["cifar-10-python.tar.gz"], ".", "--data cifar10 --data-dir"),
+        (["cifar-10-python.tar.gz"], "cifar-10-python.tar.gz", "--data cifar10 --data-dir"),
+    ],
+)
+def test_a_datasets_own_files_given_as_data_say_how_to_name_them(tmp_path, files, given, hint):
+    for name in files:
+        (tmp_path / name).write_bytes(b"x")
+    with pytest.raises(InputError, match=hint) as caught:
+        load_splits(str(tmp_path / given))
+    assert str(tmp_path) in str(caught.value) and "\n" not in str(caught.value)
