@@ -1,4 +1,4 @@
-"""`edgewise predict` and `edgewise info` output, and the runtime's import rule."""
+"""`edgewise predict` output, and the runtime's import rule."""
 
 import json
 import subprocess
@@ -75,32 +75,6 @@ def test_predict_gpu_on_a_cpu_machine_is_one_line(tiny_bundle, images, capsys):
     assert rc == 2 and len(err.strip().splitlines()) == 1 and "no GPU execution provider" in err
 
 
-def test_info_text(tiny_bundle, capsys):
-    assert main(["info", str(tiny_bundle / "model_int8.tflite")]) == 0
-    out = capsys.readouterr().out
-    assert "input     pixels  int8  (N, 16, 16, 3)  quantised: scale" in out
-    assert "CONV_2D x2" in out and "labels  red, green, blue" in out and "tflite int8 (I/O int8)" in out
-    assert "warning" not in out
-
-
-def test_info_json_onnx(tiny_bundle, capsys):
-    assert main(["info", str(tiny_bundle / "model_int8.onnx"), "--json"]) == 0
-    info = json.loads(capsys.readouterr().out)
-    assert info["engine"] == "onnxruntime" and info["ops"]["QuantizeLinear"] > 0
-    assert info["inputs"][0]["shape"] == [None, 16, 16, 3] and info["inputs"][0]["dtype"] == "float32"
-    assert info["card"]["labels"] == ["red", "green", "blue"]
-    assert info["sha256"] == info["card"]["artifacts"]["model_int8.onnx"]["sha256"]
-    assert info["warnings"] == []
-
-
-def test_info_warns_when_the_file_changed_after_export(tiny_bundle, tmp_path, capsys):
-    for name in ("model_fp32.tflite", "edgewise.json"):
-        (tmp_path / name).write_bytes((tiny_bundle / name).read_bytes())
-    (tmp_path / "model_fp32.tflite").write_bytes((tiny_bundle / "model_int8.tflite").read_bytes())
-    assert main(["info", str(tmp_path / "model_fp32.tflite")]) == 0
-    assert "sha256 differs" in capsys.readouterr().out
-
-
 def test_help_explains_the_options():
     text = build_parser()._subparsers._group_actions[0].choices["predict"].format_help()
     for option in ("--top", "--json", "--threads", "--device", "--engine", "IMAGE|DIR"):
@@ -132,26 +106,3 @@ print(sorted({{m.split(".")[0] for m in sys.modules}} & {FORBIDDEN!r}))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
-
-
-def test_info_help_has_examples_and_export_help_has_single_percent_signs():
-    subcommands = build_parser()._subparsers._group_actions[0].choices
-    assert "examples:\n  edgewise info runs/fm/model_int8.tflite" in subcommands["info"].format_help()
-    export_help = subcommands["export"].format_help()
-    assert "99.9%" in export_help and "%%" not in export_help
-
-
-def test_info_prints_parity_for_people(tiny_bundle, tmp_path, capsys):
-    card = json.loads((tiny_bundle / "edgewise.json").read_text())
-    card["artifacts"]["model_int8.tflite"]["parity"] = {
-        "samples": 300, "accuracy": 0.9294, "reference_accuracy": 0.9307, "agreement": 0.9933,
-        "max_abs_diff": 0.0123, "mean_abs_diff": 0.0004, "backend": "litert", "accuracy_drop_pp": 0.13,
-    }  # fmt: skip
-    (tmp_path / "edgewise.json").write_text(json.dumps(card))
-    (tmp_path / "model_int8.tflite").write_bytes((tiny_bundle / "model_int8.tflite").read_bytes())
-    assert main(["info", str(tmp_path / "model_int8.tflite")]) == 0
-    parity = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  parity")]
-    assert parity == [
-        "  parity  top-1 92.94% vs 93.07% for the reference (-0.13 pp); agrees on 99.33%; "
-        "max abs diff 0.0123 (mean 0.0004); 300 held-out images, checked with litert"
-    ]
