@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edgewise.runtime.errors import InputError
+from edgewise.runtime.sampling import DEFAULT_SEED
 
 HELD_OUT_FRACTION = 0.5
 
@@ -49,7 +50,7 @@ def is_array_file(path: str | os.PathLike) -> bool:
     return str(path).lower().endswith(".npz")
 
 
-def load(path: str | os.PathLike, *, seed: int = 1337) -> ArraySplits:
+def load(path: str | os.PathLike, *, seed: int = DEFAULT_SEED) -> ArraySplits:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgewise.runtime.sampling import stratified_indices
+from edgewise.runtime.sampling import DEFAULT_SEED, stratified_indices
 
 DEFAULT_SAMPLES = 300
-DEFAULT_SEED = 1337
 
 
 @dataclass

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+DEFAULT_SEED = 1337  # every seeded draw edgewise makes (splits, shuffling, samples) unless told otherwise
+
 
 def class_orders(labels: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
     """The indices of each class (ascending class order), each in a seeded random order."""

@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 
 from edgewise.runtime import binding
-from edgewise.runtime.card import InputSpec, ModelCard, Preprocessing
+from edgewise.runtime.card import CARD_FILE, InputSpec, ModelCard, Preprocessing
 from edgewise.runtime.card_check import MAX_SIDE
 from edgewise.runtime.errors import InputError
 from edgewise.runtime.limits import MAX_BATCH, check_seed
+from edgewise.runtime.sampling import DEFAULT_SEED
 from edgewise.train import distribute, run_dir, zoo
 from edgewise.train.data import NAMED_SOURCES, Splits, check_source, load_splits
 from edgewise.train.loop import Plan, has_checkpoint
@@ -44,7 +45,7 @@ def train(
     image_size: int | tuple[int, int] | str | None = None,
     val_fraction: float = 0.1,
     augment: bool | None = None,
-    seed: int = 1337,
+    seed: int = DEFAULT_SEED,
     resume: bool = False,
     force: bool = False,
     strategy: str | None = None,
@@ -105,7 +106,7 @@ def _write_run(
     card.metrics = metrics
     card.provenance["wall_seconds"] = round(time.perf_counter() - started, 1)  # from loading the data
     card.provenance[binding.PROVENANCE_KEY] = binding.file_sha256(out / run_dir.MODEL_FILE)
-    card.save(out / "edgewise.json")
+    card.save(out / CARD_FILE)
     log.info(
         "test accuracy %.2f%% (%d epochs, %.0f s of training); run written to %s",
         100 * metrics["test_accuracy"],

@@ -7,6 +7,7 @@ import shlex
 import sys
 
 from edgewise.runtime import argtypes
+from edgewise.runtime.sampling import DEFAULT_SEED
 from edgewise.train.augment import AUGMENTATIONS
 from edgewise.train.distribute import STRATEGIES
 from edgewise.train.zoo import list_models
@@ -59,7 +60,9 @@ def register(sub) -> None:
         default=None,
         help=f"random augmentation ({', '.join(AUGMENTATIONS)}); default: the model's",
     )
-    p.add_argument("--seed", type=int, default=1337, help="random seed for splits, shuffling and init")
+    p.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="random seed for splits, shuffling and init"
+    )
     p.add_argument("--patience", type=int, help="early stopping: epochs without a lower validation loss")
     p.add_argument("--fine-tune-epochs", type=int, help="transfer models: epochs with the base unfrozen")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")

@@ -19,10 +19,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from edgewise.runtime.sampling import DEFAULT_SEED
 from edgewise.train.data import Split
 
 
-def distributed_train_dataset(split: Split, global_batch: int, strategy, *, augmenter=None, seed: int = 1337):
+def distributed_train_dataset(
+    split: Split, global_batch: int, strategy, *, augmenter=None, seed: int = DEFAULT_SEED
+):
     """Each worker reads its own shard; every worker runs the same number of steps (no hang at the end)."""
 
     def dataset_fn(ctx: tf.distribute.InputContext):

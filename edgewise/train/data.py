@@ -21,7 +21,7 @@ import numpy as np
 
 from edgewise.runtime.errors import InputError
 from edgewise.runtime.preprocess import load_image
-from edgewise.runtime.sampling import fraction_per_class
+from edgewise.runtime.sampling import DEFAULT_SEED, fraction_per_class
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def load_splits(
     image_size: int | tuple[int, int] | None = None,
     channels: int | None = None,
     val_fraction: float = 0.1,
-    seed: int = 1337,
+    seed: int = DEFAULT_SEED,
     resize: str = "bilinear",
     fit: str = "stretch",
     cache: bool = True,

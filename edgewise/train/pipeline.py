@@ -7,6 +7,7 @@ normalisation lives inside the model.
 
 from __future__ import annotations
 
+from edgewise.runtime.sampling import DEFAULT_SEED
 from edgewise.train.data import Split
 
 
@@ -16,7 +17,7 @@ def make_dataset(
     *,
     training: bool = False,
     augmenter=None,
-    seed: int = 1337,
+    seed: int = DEFAULT_SEED,
 ):
     """A ``tf.data.Dataset`` of ``(float32 images, int64 labels)`` batches."""
     import tensorflow as tf

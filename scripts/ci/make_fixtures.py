@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgewise.runtime.card import CARD_FILE
 from edgewise.runtime.parity import PARITY_FILE, ParitySet, write_parity
 from edgewise.runtime.quiet import quiet_frameworks
 
@@ -178,7 +179,7 @@ def build(out_dir: Path) -> Path:
         ("model_int8.onnx", "onnx", "int8", "float"),
     ):
         card.artifacts[name] = artifact(out_dir / name, fmt, quantize, io, tools)
-    card.save(out_dir / "edgewise.json")
+    card.save(out_dir / CARD_FILE)
     write_parity(out_dir / PARITY_FILE, ParitySet(test_x, test_y, reference))
     build_grayscale(out_dir / GRAY_DIR, tf, keras, tools)
     return out_dir
@@ -201,7 +202,7 @@ def build_grayscale(out_dir: Path, tf, keras, tools: dict[str, str]) -> None:
     card.artifacts["model_fp32.tflite"] = artifact(
         out_dir / "model_fp32.tflite", "tflite", "fp32", "float", tools
     )
-    card.save(out_dir / "edgewise.json")
+    card.save(out_dir / CARD_FILE)
 
 
 def build_atomically(out_dir: Path) -> Path:

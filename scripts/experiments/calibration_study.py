@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgewise.runtime.sampling import DEFAULT_SEED
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     keras_acc = None
     with tempfile.TemporaryDirectory(prefix="bench-calibration-") as tmp:
         for size in sizes:
-            for seed in range(1337, 1337 + args.seeds):
+            for seed in range(DEFAULT_SEED, DEFAULT_SEED + args.seeds):
                 before = len(counter.messages)
                 result = export(args.run, format="all", quantize="int8", out=Path(tmp) / f"{size}-{seed}",
                                 calib_samples=size, seed=seed, val_samples=args.val_samples, splits=splits,

@@ -41,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgewise.runtime.sampling import DEFAULT_SEED
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ORT_VARIANTS = {  # name: (format, activations, weights, per_channel, reduce_range)
@@ -346,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--calib-samples", type=int, default=300)
-    parser.add_argument("--seed", type=int, default=1337)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument(
         "--profile-runs", type=int, default=200, help="calls per profiled model / one-op model"
     )

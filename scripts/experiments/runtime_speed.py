@@ -33,6 +33,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from edgewise.runtime.card import CARD_FILE
+
 REPO = Path(__file__).resolve().parents[2]
 SIZE, CLASSES = 64, 10
 
@@ -72,7 +74,7 @@ def build_model(work: Path) -> Path:
     path.write_bytes(mf.to_tflite(tf, model, None))
     card = mf.make_card(float("nan"), labels=[f"class{i}" for i in range(CLASSES)], shape=(SIZE, SIZE, 3))
     card.metrics = {}
-    card.save(work / "edgewise.json")
+    card.save(work / CARD_FILE)
     return path
 
 

@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from edgewise.runtime.sampling import DEFAULT_SEED
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     batch_size = args.batch_size or cfg.batch_size
     splits = load_splits(args.data, image_size=cfg.input_size, channels=cfg.channels)
     splits.train = Split(splits.train.images[: args.images], splits.train.labels[: args.images])
-    plan = Plan(epochs=args.epochs, batch_size=batch_size, lr=cfg.lr, seed=1337, patience=10**6)
+    plan = Plan(epochs=args.epochs, batch_size=batch_size, lr=cfg.lr, seed=DEFAULT_SEED, patience=10**6)
     n = len(splits.train)
     print(
         f"{args.model} on {args.data}: {n} train / {len(splits.val)} val images, batch {batch_size}, "
