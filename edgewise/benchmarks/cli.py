@@ -7,6 +7,7 @@ import re
 import sys
 from pathlib import Path
 
+from edgewise.benchmarks.targets import discover
 from edgewise.runtime import argtypes, limits
 from edgewise.runtime.backends import ENGINES
 from edgewise.runtime.errors import InputError
@@ -140,7 +141,7 @@ def bench_command(args: argparse.Namespace) -> int:
 
     hosts = remote.parse_hosts(args.remote) if args.remote else []
     remotes = [remote.Remote(host, args.remote_python, args.ssh_config) for host in hosts]
-    targets = harness.discover(args.targets)
+    targets = discover(args.targets)
     bundle = pick.bundle_dir(args.targets) if args.pick else None
     if args.threads is None:
         args.threads = "auto" if args.pick else [1]

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgewise.benchmarks import schema
-from edgewise.benchmarks.harness import Settings, Target
+from edgewise.benchmarks.harness import Settings
+from edgewise.benchmarks.targets import Target
 from edgewise.runtime.card import CARD_FILE
 from edgewise.runtime.errors import EdgewiseError, InputError
 

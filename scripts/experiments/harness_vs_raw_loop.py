@@ -147,7 +147,8 @@ def _harness_p50(target, threads: int, settings) -> float:
 
 
 def compare(paths: list[Path], threads_list: list[int], runs: int, warmup: int, rounds: int) -> list[dict]:
-    from edgewise.benchmarks.harness import Settings, discover
+    from edgewise.benchmarks.harness import Settings
+    from edgewise.benchmarks.targets import discover
 
     rows = []
     for target in discover(paths):

@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from edgewise.benchmarks import doctor
+from edgewise.benchmarks import doctor, doctor_report
 from edgewise.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,7 +54,7 @@ def test_pi4_tree_reports_a72_without_dotprod_and_advises(tmp_path, monkeypatch)
     assert report["cpu"]["features"]["fp16"] is False
     assert any("no dot-product" in tip for tip in report["advice"])
     assert any("governor is 'ondemand'" in tip for tip in report["advice"])
-    text = doctor.render(report)
+    text = doctor_report.render(report)
     assert "dotprod no" in text and "[Cortex-A72]" in text
 
 
@@ -72,7 +72,7 @@ def test_advice_for_tflite_runtime_under_numpy2_and_missing_engines():
         "thermal": {"throttled": {"under_voltage": True}},
         "cpu": {"family": "x86", "features": {"avx2": True, "avx512_vnni": False, "avx_vnni": False}},
     }
-    tips = "\n".join(doctor.advice(report))
+    tips = "\n".join(doctor_report.advice(report))
     assert "built for NumPy 1.x" in tips
     assert 'no TFLite engine imports: pip install "edgewise[litert]"' in tips
     assert 'pip install "edgewise[onnx]"' in tips
@@ -112,7 +112,7 @@ def test_tflite_runtime_under_numpy2_is_marked_as_not_working():
     older = {"module": "tflite_runtime", "installed": "2.14.0", "importable": True}
     doctor._numpy_abi_mismatch(older, {"version": "1.26.4"})
     assert "loads_models" not in older
-    assert "does NOT work" in doctor.render(
+    assert "does NOT work" in doctor_report.render(
         {**_minimal_report(), "engines": [{**engine, "distribution": "tflite-runtime"}]}
     )
 

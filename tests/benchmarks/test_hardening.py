@@ -11,6 +11,7 @@ import pytest
 
 from edgewise.benchmarks import harness
 from edgewise.benchmarks.remote import Remote, local_arg
+from edgewise.benchmarks.targets import discover
 from edgewise.cli import main
 from edgewise.runtime.errors import InputError
 
@@ -81,13 +82,13 @@ def test_artifact_outside_the_bundle_is_refused(bundle, tmp_path, capsys):
     (bundle / "edgewise.json").write_text(json.dumps(card))
     (bundle / "model_int8.tflite").symlink_to(secret / "key.tflite")
     with pytest.raises(InputError, match="outside the bundle"):
-        harness.discover([bundle])
+        discover([bundle])
 
 
 def test_temporaries_of_a_killed_export_are_never_benchmarked(bundle):
     (bundle / "edgewise.json").unlink()  # no card: the directory is scanned
     shutil.copy(bundle / "model_fp32.tflite", bundle / ".model_fp32.12345.tmp.tflite")
-    assert [t.path.name for t in harness.discover([bundle])] == ["model_fp32.tflite"]
+    assert [t.path.name for t in discover([bundle])] == ["model_fp32.tflite"]
 
 
 def test_stale_artifact_is_refused(bundle, capsys):

@@ -10,13 +10,14 @@ import pytest
 
 from edgewise.benchmarks import harness, schema
 from edgewise.benchmarks.harness import Settings
+from edgewise.benchmarks.targets import discover
 from edgewise.runtime.errors import InputError
 
 FILES = ["model_fp32.tflite", "model_int8.tflite", "model_fp32.onnx", "model_int8.onnx"]
 
 
 def test_discover_orders_bundle_artifacts(tiny_bundle):
-    targets = harness.discover([tiny_bundle])
+    targets = discover([tiny_bundle])
     assert [t.path.name for t in targets] == FILES
     assert [(t.format, t.quantize) for t in targets] == [
         ("tflite", "fp32"),
@@ -25,17 +26,17 @@ def test_discover_orders_bundle_artifacts(tiny_bundle):
         ("onnx", "int8"),
     ]
     assert all(t.parity == tiny_bundle / "parity.npz" for t in targets)
-    one = harness.discover([tiny_bundle / "model_int8.onnx", tiny_bundle / "model_int8.onnx"])
+    one = discover([tiny_bundle / "model_int8.onnx", tiny_bundle / "model_int8.onnx"])
     assert [t.path.name for t in one] == ["model_int8.onnx"]  # duplicates dropped
 
 
 def test_discover_refuses_bad_paths(tmp_path, tiny_bundle):
     with pytest.raises(InputError, match="no such file"):
-        harness.discover([tmp_path / "nope"])
+        discover([tmp_path / "nope"])
     with pytest.raises(InputError, match="no .tflite or .onnx model"):
-        harness.discover([tmp_path])
+        discover([tmp_path])
     with pytest.raises(InputError, match="not a model file"):
-        harness.discover([tiny_bundle / "parity.npz"])
+        discover([tiny_bundle / "parity.npz"])
 
 
 def test_measured_run_has_every_figure(measured_dir):
@@ -88,9 +89,7 @@ def test_broken_artifact_is_a_row_and_the_rest_is_measured(tiny_bundle, tmp_path
     for f in ("model_fp32.tflite", "edgewise.json", "parity.npz"):
         shutil.copy(tiny_bundle / f, tmp_path / f)
     (tmp_path / "model_int8.tflite").write_bytes(b"\x00" * 64)  # listed in the card, but garbage
-    run = harness.run_benchmark(
-        harness.discover([tmp_path]), Settings(runs=3, warmup=1, rounds=1), progress=False
-    )
+    run = harness.run_benchmark(discover([tmp_path]), Settings(runs=3, warmup=1, rounds=1), progress=False)
     by_file = {a.file: a for a in run.artifacts}
     assert by_file["model_fp32.tflite"].status == "ok"
     broken = by_file["model_int8.tflite"]
@@ -98,7 +97,7 @@ def test_broken_artifact_is_a_row_and_the_rest_is_measured(tiny_bundle, tmp_path
 
 
 def test_gpu_request_without_gpu_says_why_per_row(tiny_bundle):
-    targets = [t for t in harness.discover([tiny_bundle]) if t.quantize == "fp32"]
+    targets = [t for t in discover([tiny_bundle]) if t.quantize == "fp32"]
     run = harness.run_benchmark(targets, Settings(runs=2, warmup=0, device="gpu", rounds=1), progress=False)
     rows = {a.file: a for a in run.artifacts}
     assert rows["model_fp32.tflite"].status == "unavailable"
@@ -111,7 +110,7 @@ def test_gpu_request_without_gpu_says_why_per_row(tiny_bundle):
 
 
 def test_child_that_hangs_is_timed_out(tiny_bundle):
-    target = harness.discover([tiny_bundle / "model_fp32.tflite"])
+    target = discover([tiny_bundle / "model_fp32.tflite"])
     run = harness.run_benchmark(target, Settings(runs=2, warmup=0, timeout_s=0.05, rounds=1), progress=False)
     assert run.artifacts[0].status == "error"
     assert run.artifacts[0].error == "timed out after 0.05 s"

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from edgewise.benchmarks import schema
-from edgewise.benchmarks.harness import Settings, discover
+from edgewise.benchmarks.harness import Settings
 from edgewise.benchmarks.remote import Remote, RemoteError, run_remote
+from edgewise.benchmarks.targets import discover
 from edgewise.cli import main
 from edgewise.runtime.errors import InputError
 
