@@ -6,6 +6,7 @@ import argparse
 import inspect
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from edgewise.runtime import limits
@@ -116,6 +117,20 @@ def add_count(parser, *flags: str, low: int, high: int, default: int, metavar: s
     """An option that takes a whole number in ``[low, high]``."""
     return parser.add_argument(
         *flags, type=bounded_int(low, high), default=default, metavar=metavar, help=help
+    )
+
+
+def add_model_argument(
+    p: argparse.ArgumentParser,
+    bundle_means: str = "the artifact `edgewise bench --pick` chose for this device, else its fp32 one",
+) -> None:
+    """The ``MODEL|BUNDLE`` positional of predict, info and serve (:func:`edgewise.runtime.picks.model_for`
+    resolves it); ``bundle_means``: what the command takes from a bundle directory."""
+    p.add_argument(
+        "model",
+        type=Path,
+        metavar="MODEL|BUNDLE",
+        help=f"model file (.tflite or .onnx), or a bundle directory: {bundle_means}",
     )
 
 

@@ -53,12 +53,8 @@ class Classifier:
         engine: str | None = None,
         batch_size: int = DEFAULT_BATCH,
     ):
-        self.path = Path(model_path)
-        self.choice: Choice | None = None  # how a bundle directory was resolved to one of its files
-        if self.path.is_dir():
-            self.choice = picks.resolve(self.path)
-            self.path = self.choice.path
-            threads = threads if threads is not None else self.choice.threads
+        self.choice: Choice | None  # how a bundle directory was resolved to one of its files
+        self.path, threads, self.choice = picks.model_for(Path(model_path), threads)
         batch_size = check_int(batch_size, "batch_size", maximum=MAX_BATCH)
         self.model = Model(self.path, threads=threads, device=device, engine=engine, batch_size=batch_size)
         self.backend: Backend = self.model.backend

@@ -40,13 +40,7 @@ examples:
 
 def _register_predict(sub) -> None:
     p = argtypes.add_command(sub, "predict", PREDICT_SUMMARY, PREDICT_DESCRIPTION, PREDICT_EPILOG)
-    p.add_argument(
-        "model",
-        type=Path,
-        metavar="MODEL|BUNDLE",
-        help="model file (.tflite or .onnx), or a bundle directory: the artifact `edgewise bench --pick` "
-        "chose for this device, else its fp32 one",
-    )
+    argtypes.add_model_argument(p)
     p.add_argument(
         "images",
         nargs="*",

@@ -30,24 +30,16 @@ examples:
 
 def register(sub) -> None:
     p = argtypes.add_command(sub, "info", INFO_SUMMARY, INFO_DESCRIPTION, INFO_EPILOG)
-    p.add_argument(
-        "model",
-        type=Path,
-        metavar="MODEL|BUNDLE",
-        help="model file (.tflite or .onnx), or a bundle directory: its artifacts, then the one `edgewise "
-        "predict` runs from it on this device",
-    )
+    argtypes.add_model_argument(p, "its artifacts, then the one `edgewise predict` runs from it here")
     p.add_argument("--json", action="store_true", help="print the description as one JSON object")
     argtypes.add_engine_options(p)
     p.set_defaults(func=command)
 
 
 def command(args: argparse.Namespace) -> int:
-    path, threads, bundle = args.model, args.threads, None
-    if path.is_dir():
-        bundle = describe_bundle(path)
-        choice = picks.resolve(path)
-        path, threads = choice.path, threads if threads is not None else choice.threads
+    bundle = describe_bundle(args.model) if args.model.is_dir() else None
+    path, threads, choice = picks.model_for(args.model, args.threads)
+    if bundle is not None:
         bundle["runs_here"] = choice.reason
     described = describe_model(path, threads=threads, device=args.device, engine=args.engine)
     if bundle is not None:

@@ -102,6 +102,15 @@ def resolve(bundle: str | os.PathLike, key: str | None = None) -> Choice:
     return Choice(path, None, reason, picked=False)
 
 
+def model_for(path: Path, threads: int | None) -> tuple[Path, int | None, Choice | None]:
+    """A model file as it is; a bundle directory resolved to its artifact for this device (the threads
+    picked with it unless ``threads`` is given), with the :class:`Choice` that says why."""
+    if not path.is_dir():
+        return path, threads, None
+    choice = resolve(path)
+    return choice.path, threads if threads is not None else choice.threads, choice
+
+
 def default_artifact(bundle: Path, card: ModelCard | None) -> Path:
     """fp32 TFLite, else fp32 ONNX, else the least quantised artifact there is (validated ones first)."""
     present = [name for name in DEFAULT_ORDER if (bundle / name).is_file()]

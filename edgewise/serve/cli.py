@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import argparse
 import re
-from pathlib import Path
 
 from edgewise.runtime import limits
-from edgewise.runtime.argtypes import add_command, add_count, add_engine_options, api_keywords, positive_int
+from edgewise.runtime.argtypes import (
+    add_command,
+    add_count,
+    add_engine_options,
+    add_model_argument,
+    api_keywords,
+    positive_int,
+)
 from edgewise.runtime.errors import InputError
 from edgewise.serve.config import DEFAULT_MAX_BODY, ServeConfig
 
@@ -43,7 +49,7 @@ examples:
 def _register_serve(sub) -> None:
     defaults = ServeConfig()
     p = add_command(sub, "serve", SUMMARY, DESCRIPTION, EPILOG)
-    p.add_argument("model", type=Path, metavar="BUNDLE|MODEL", help="bundle directory or .tflite/.onnx file")
+    add_model_argument(p)
     p.add_argument(
         "--host", default=defaults.host, help="address to listen on (default 127.0.0.1: this machine)"
     )
